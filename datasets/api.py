@@ -1,0 +1,107 @@
+"""REST endpoints for datasets: list, upload, detail, preview, roles, delete."""
+from __future__ import annotations
+
+from django.http import FileResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import services
+from .kinds import kind_choices
+from .models import Dataset
+from .profiling import DatasetError
+from .selectors import datasets_visible_to
+
+
+class DatasetSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    label_rate = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "name", "kind", "owner", "description", "status", "source", "original_filename", "file_format",
+                  "delimiter", "size_bytes", "sha256", "n_rows", "columns", "label_rate", "errors", "warnings",
+                  "created_at", "validated_at"]
+        read_only_fields = fields
+
+
+class DatasetUploadSerializer(serializers.Serializer):
+    file = serializers.FileField(help_text="CSV, .csv.gz or Parquet")
+    name = serializers.CharField(required=False, allow_blank=True, default="")
+    kind = serializers.ChoiceField(choices=(), default="ctr")
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    delimiter = serializers.ChoiceField(choices=["", ",", ";", "\t", "|"], required=False, allow_blank=True, default="")
+    label_column = serializers.CharField(required=False, allow_blank=True, default="")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["kind"].choices = kind_choices()
+
+
+class RolesSerializer(serializers.Serializer):
+    roles = serializers.DictField(child=serializers.CharField(), help_text="column name -> role")
+
+
+class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Datasets you own (staff: all). Upload with multipart POST; a failed upload keeps nothing."""
+
+    serializer_class = DatasetSerializer
+    parser_classes = [MultiPartParser, FormParser, JSONParser]
+
+    def get_queryset(self):
+        qs = datasets_visible_to(self.request.user)
+        kind = self.request.query_params.get("kind")
+        return qs.filter(kind=kind) if kind else qs
+
+    @extend_schema(request={"multipart/form-data": DatasetUploadSerializer}, responses={201: DatasetSerializer})
+    def create(self, request: Request) -> Response:
+        payload = request.data  # parses the multipart body, streaming the file to disk
+        upload_error = getattr(request._request, "upload_error", None)
+        if upload_error:
+            return Response({"errors": [upload_error]}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        data = DatasetUploadSerializer(data=payload)
+        if not data.is_valid():
+            return Response({"errors": [f"{k}: {' '.join(map(str, v))}" for k, v in data.errors.items()]}, status=400)
+        v = data.validated_data
+        try:
+            dataset = services.create_dataset(
+                owner=request.user, source_file=v["file"], filename=v["file"].name, name=v["name"], kind=v["kind"],
+                description=v["description"], delimiter=v["delimiter"] or None,
+                role_overrides={v["label_column"]: "label"} if v["label_column"] else None,
+            )
+        except DatasetError as exc:
+            return Response({"errors": exc.messages}, status=400)
+        return Response(DatasetSerializer(dataset).data, status=201)
+
+    def perform_destroy(self, instance: Dataset) -> None:
+        services.delete_dataset(instance)
+
+    @extend_schema(responses=inline_serializer("Preview", {"columns": serializers.ListField(), "rows": serializers.ListField()}))
+    @action(detail=True, methods=["get"])
+    def preview(self, request: Request, pk=None) -> Response:
+        """The first rows of the file, as read at upload."""
+        return Response(self.get_object().preview)
+
+    @extend_schema(request=RolesSerializer, responses=DatasetSerializer)
+    @action(detail=True, methods=["get", "patch"])
+    def roles(self, request: Request, pk=None) -> Response:
+        """Read or correct column roles (label, categorical, numeric, sequence, ...)."""
+        dataset = self.get_object()
+        if request.method == "GET":
+            return Response({"roles": dataset.roles})
+        body = RolesSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            services.update_roles(dataset, body.validated_data["roles"])
+        except DatasetError as exc:
+            return Response({"errors": exc.messages}, status=400)
+        return Response(DatasetSerializer(dataset).data)
+
+    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @action(detail=True, methods=["get"])
+    def download(self, request: Request, pk=None) -> FileResponse:
+        dataset = self.get_object()
+        return FileResponse(open(dataset.path, "rb"), as_attachment=True, filename=dataset.original_filename)

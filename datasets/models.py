@@ -1,0 +1,74 @@
+"""A dataset an analyst uploaded: the file on disk and what profiling learned about it."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from .profiling import label_rate
+
+
+class Dataset(models.Model):
+    class Status(models.TextChoices):
+        READY = "ready", "Ready"
+        INVALID = "invalid", "Invalid"
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "Uploaded"
+        DEMO = "demo", "Demo (real public data)"
+        SYNTHETIC = "synthetic", "Synthetic (generated)"
+        DERIVED = "derived", "Built from another dataset"
+
+    name = models.CharField(max_length=200)
+    kind = models.CharField(max_length=32, db_index=True, help_text="What the data is for: ctr, uplift or attributes.")
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="datasets")
+    description = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.READY, db_index=True)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.UPLOAD)
+    file_path = models.CharField(max_length=500, help_text="Path under MEDIA_ROOT; never served publicly.")
+    original_filename = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=16)
+    delimiter = models.CharField(max_length=4, blank=True)
+    size_bytes = models.BigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    n_rows = models.BigIntegerField()
+    columns = models.JSONField(default=list, help_text="One entry per column: name, dtype, role and statistics.")
+    preview = models.JSONField(default=dict)
+    errors = models.JSONField(default=list, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    validated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind}, {self.n_rows:,} rows)"
+
+    def get_absolute_url(self) -> str:
+        return reverse("datasets:detail", args=[self.pk])
+
+    @property
+    def path(self) -> Path:
+        return Path(settings.MEDIA_ROOT) / self.file_path
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.source == self.Source.SYNTHETIC
+
+    @property
+    def roles(self) -> dict[str, str]:
+        return {c["name"]: c["role"] for c in self.columns}
+
+    @property
+    def label_rate(self) -> float | None:
+        return label_rate(self.columns)
+
+    def columns_with_role(self, role: str) -> list[str]:
+        return [c["name"] for c in self.columns if c["role"] == role]

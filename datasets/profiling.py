@@ -1,0 +1,504 @@
+"""Read an uploaded table in bounded memory, check it, and describe its columns.
+
+Plain pandas/pyarrow, no Django: the same code profiles a browser upload, an API upload, a demo
+file and an admin re-validation. Files are read in chunks (CSV) or record batches (Parquet), so a
+multi-gigabyte upload never sits in memory at once.
+"""
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+CHUNK_ROWS = 200_000
+DISTINCT_CAP = 100_000
+VALUE_COUNTS_MAX = 20
+PREVIEW_ROWS = 20
+SNIFF_BYTES = 64 * 1024
+CANDIDATE_DELIMITERS = [",", ";", "\t", "|"]
+DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+BASE_ROLES = ("label", "categorical", "numeric", "sequence", "timestamp", "user_id", "item_id", "split", "ignore")
+
+
+class DatasetError(ValueError):
+    """A problem with an uploaded file that the analyst can fix; ``messages`` says what to do."""
+
+    def __init__(self, messages: list[str] | str):
+        self.messages = [messages] if isinstance(messages, str) else list(messages)
+        super().__init__(" ".join(self.messages))
+
+
+@dataclass
+class ColumnProfile:
+    """What we learned about one column while streaming through the file."""
+
+    name: str
+    dtype: str = "empty"  # int, float, bool, string, list, datetime, empty
+    role: str = "ignore"
+    missing: int = 0
+    distinct: int = 0
+    distinct_capped: bool = False
+    min: float | None = None
+    max: float | None = None
+    mean: float | None = None
+    values: dict[str, int] | None = None  # value counts when there are few distinct values
+    pipe_share: float = 0.0  # share of non-missing strings holding a "|" (a sequence hint)
+
+    def as_dict(self, n_rows: int) -> dict[str, Any]:
+        d = {
+            "name": self.name,
+            "dtype": self.dtype,
+            "role": self.role,
+            "missing": self.missing,
+            "missing_pct": round(100.0 * self.missing / n_rows, 3) if n_rows else 0.0,
+            "distinct": self.distinct,
+            "distinct_capped": self.distinct_capped,
+        }
+        for key in ("min", "max", "mean"):
+            value = getattr(self, key)
+            d[key] = None if value is None or not math.isfinite(value) else float(value)
+        d["values"] = self.values
+        return d
+
+
+@dataclass
+class TableProfile:
+    """The result of profiling a whole file."""
+
+    file_format: str
+    delimiter: str | None
+    n_rows: int
+    columns: list[dict[str, Any]]
+    preview: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Format detection
+
+
+def detect_format(path: Path) -> str:
+    """Return ``parquet``, ``csv.gz`` or ``csv`` from the file's bytes, or raise DatasetError."""
+    size = path.stat().st_size
+    if size == 0:
+        raise DatasetError("The file is empty (0 bytes). Upload a CSV with a header row and data, or a Parquet file.")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"\x1f\x8b"):
+        return "csv.gz"
+    if head.startswith(b"PK"):
+        raise DatasetError("This looks like a zip or Excel (.xlsx) file, not CSV or Parquet. Export the sheet as CSV (UTF-8) and upload that.")
+    if head.startswith(b"%PDF"):
+        raise DatasetError("This is a PDF, not CSV or Parquet.")
+    sample = _read_text_sample(path, "csv")
+    if "\x00" in sample:
+        raise DatasetError("The file holds binary data: it is not CSV or Parquet. Upload a CSV (UTF-8 text) or a Parquet file.")
+    stripped = sample.lstrip()
+    if stripped.startswith("{") or stripped.startswith("["):
+        raise DatasetError("This looks like JSON, not CSV or Parquet. Convert it to CSV or Parquet first.")
+    return "csv"
+
+
+def _read_text_sample(path: Path, file_format: str) -> str:
+    opener = gzip.open if file_format == "csv.gz" else open
+    try:
+        with opener(path, "rb") as fh:
+            raw = fh.read(SNIFF_BYTES)
+    except (OSError, EOFError) as exc:
+        raise DatasetError(f"The gzip file could not be decompressed ({exc}). Upload a valid .csv.gz, a plain CSV or Parquet.") from None
+    # Cut at the last newline so a multi-byte character split by the sample edge is not an error.
+    if len(raw) == SNIFF_BYTES and b"\n" in raw:
+        raw = raw[: raw.rfind(b"\n") + 1]
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DatasetError(_utf8_message(exc)) from None
+
+
+def _utf8_message(exc: UnicodeDecodeError) -> str:
+    bad = exc.object[exc.start : exc.start + 1].hex()
+    return (
+        f"The file is not UTF-8 text (byte 0x{bad} at position {exc.start} cannot be decoded). "
+        "Re-save it as UTF-8 (in Excel: 'CSV UTF-8'; in pandas: to_csv(..., encoding='utf-8'))."
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# CSV header and delimiter
+
+
+def sniff_delimiter(sample: str, requested: str | None = None) -> str:
+    """Choose the delimiter: the one requested, or the one that splits the header consistently."""
+    lines = [line for line in sample.splitlines() if line.strip()][:50]
+    if not lines:
+        raise DatasetError("The file has no header row. The first line must name the columns.")
+    if requested:
+        if requested not in CANDIDATE_DELIMITERS:
+            raise DatasetError(f"Unsupported delimiter {requested!r}; use one of comma, semicolon, tab or pipe.")
+        n_fields = len(next(csv.reader([lines[0]], delimiter=requested)))
+        if n_fields == 1:
+            other = _best_delimiter(lines)
+            if other and other != requested:
+                raise DatasetError(
+                    f"With the {DELIMITER_NAMES[requested]} delimiter the header has a single column, but the file looks "
+                    f"{DELIMITER_NAMES[other]}-separated. Choose '{DELIMITER_NAMES[other]}' as delimiter (or leave it on auto)."
+                )
+        return requested
+    return _best_delimiter(lines) or ","
+
+
+def _best_delimiter(lines: list[str]) -> str | None:
+    best, best_score = None, 0
+    for delim in CANDIDATE_DELIMITERS:
+        counts = [len(row) for row in csv.reader(lines, delimiter=delim)]
+        if not counts or counts[0] < 2:
+            continue
+        consistent = sum(c == counts[0] for c in counts) / len(counts)
+        score = counts[0] * consistent
+        if consistent >= 0.9 and score > best_score:
+            best, best_score = delim, score
+    return best
+
+
+def read_csv_header(sample: str, delimiter: str) -> list[str]:
+    header = next(csv.reader([sample.splitlines()[0]], delimiter=delimiter))
+    return [h.strip() for h in header]
+
+
+def check_header(names: list[str]) -> None:
+    """Reject empty and duplicate column names with a message that names them."""
+    blanks = [i + 1 for i, n in enumerate(names) if not n]
+    if blanks:
+        raise DatasetError(f"Column(s) at position {', '.join(map(str, blanks))} have no name. Every column needs a header.")
+    seen: dict[str, int] = {}
+    dups = []
+    for n in names:
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] == 2:
+            dups.append(n)
+    if dups:
+        raise DatasetError(f"Duplicate column names: {', '.join(repr(d) for d in dups)}. Rename them so each column name is unique.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Chunked reading
+
+
+def iter_chunks(path: Path, file_format: str, delimiter: str | None = None, columns: list[str] | None = None,
+                chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+    """Yield the table in chunks of about ``chunk_rows`` rows, raising DatasetError on bad rows."""
+    if file_format == "parquet":
+        try:
+            pf = pq.ParquetFile(path)
+            for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns or parquet_columns(pf)):
+                yield batch.to_pandas(ignore_metadata=True)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DatasetError(f"The Parquet file could not be read: {exc}") from None
+        return
+    reader = pd.read_csv(
+        path,
+        sep=delimiter or ",",
+        chunksize=chunk_rows,
+        encoding="utf-8-sig",
+        compression="gzip" if file_format == "csv.gz" else None,
+        usecols=columns,
+        low_memory=False,
+    )
+    try:
+        yield from reader
+    except UnicodeDecodeError as exc:
+        raise DatasetError(_utf8_message(exc)) from None
+    except pd.errors.ParserError as exc:
+        raise DatasetError(_ragged_message(str(exc))) from None
+    except (EOFError, OSError, gzip.BadGzipFile) as exc:
+        raise DatasetError(f"The file could not be read to the end ({exc}). Was the upload cut short?") from None
+
+
+def _ragged_message(text: str) -> str:
+    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
+    if m:
+        expected, line, saw = m.groups()
+        return (
+            f"Ragged rows: line {line} has {saw} fields but the header has {expected}. "
+            "Check for an unquoted delimiter inside a value or a missing column on that line."
+        )
+    return f"The CSV could not be parsed: {text}"
+
+
+def parquet_columns(pf: pq.ParquetFile) -> list[str]:
+    """The data columns of a Parquet file, without the index pandas may have stored beside them."""
+    meta = pf.schema_arrow.pandas_metadata or {}
+    index_columns = {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+    return [n for n in pf.schema_arrow.names if n not in index_columns]
+
+
+def read_table(path: Path, file_format: str, delimiter: str | None = None, columns: list[str] | None = None) -> pd.DataFrame:
+    """Load a whole (already validated) table, or only ``columns`` of it, for training."""
+    if file_format == "parquet":
+        table = pq.read_table(path, columns=columns or parquet_columns(pq.ParquetFile(path)))
+        return table.to_pandas(ignore_metadata=True)
+    return pd.read_csv(
+        path,
+        sep=delimiter or ",",
+        encoding="utf-8-sig",
+        compression="gzip" if file_format == "csv.gz" else None,
+        usecols=columns,
+        low_memory=False,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Profiling
+
+
+def profile_file(path: Path, *, delimiter: str | None = None) -> TableProfile:
+    """Check the file is a well-formed table and describe every column; raise DatasetError if not."""
+    file_format = detect_format(path)
+    if file_format == "parquet":
+        try:
+            names = parquet_columns(pq.ParquetFile(path))
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise DatasetError(f"The Parquet file could not be read: {exc}") from None
+        check_header(names)
+        delim = None
+    else:
+        sample = _read_text_sample(path, file_format)
+        if not sample.strip():
+            raise DatasetError("The file is empty: it has no header row and no data.")
+        delim = sniff_delimiter(sample, delimiter)
+        names = read_csv_header(sample, delim)
+        check_header(names)
+        if len(names) == 1:
+            raise DatasetError(
+                "The file has a single column. A CTR table needs at least a label and one feature; "
+                "if your file uses another delimiter, choose it explicitly."
+            )
+
+    accumulators = {name: _ColumnAccumulator(name) for name in names}
+    n_rows = 0
+    preview: pd.DataFrame | None = None
+    for chunk in iter_chunks(path, file_format, delim):
+        if file_format != "parquet":
+            chunk.columns = [str(c).strip() for c in chunk.columns]
+        if preview is None:
+            preview = chunk.head(PREVIEW_ROWS)
+        n_rows += len(chunk)
+        for name in names:
+            accumulators[name].update(chunk[name])
+    if n_rows == 0:
+        raise DatasetError("The file has a header but no data rows.")
+    profiles = [acc.finish(n_rows) for acc in accumulators.values()]
+    for p in profiles:
+        p.role = infer_role(p, n_rows)
+    _keep_one_label(profiles)
+    return TableProfile(
+        file_format=file_format,
+        delimiter=delim,
+        n_rows=n_rows,
+        columns=[p.as_dict(n_rows) for p in profiles],
+        preview=_preview_dict(preview),
+    )
+
+
+class _ColumnAccumulator:
+    """Running statistics of one column across chunks (bounded memory)."""
+
+    def __init__(self, name: str):
+        self.name = name
+        self.kinds: set[str] = set()
+        self.missing = 0
+        self.distinct: set = set()
+        self.capped = False
+        self.total = 0.0
+        self.count = 0
+        self.min = math.inf
+        self.max = -math.inf
+        self.value_counts: dict[str, int] = {}
+        self.too_many_values = False
+        self.pipe_hits = 0
+        self.strings = 0
+
+    def update(self, s: pd.Series) -> None:
+        missing_mask = s.isna()
+        self.missing += int(missing_mask.sum())
+        s = s[~missing_mask]
+        if s.empty:
+            return
+        kind = _series_kind(s)
+        self.kinds.add(kind)
+        if kind == "list":
+            self.strings += len(s)
+            self.pipe_hits += len(s)
+            return
+        if kind in ("int", "float", "bool"):
+            values = s.astype("float64").to_numpy()
+            self.total += float(values.sum())
+            self.count += len(values)
+            self.min = min(self.min, float(values.min()))
+            self.max = max(self.max, float(values.max()))
+        elif kind == "string":
+            text = s.astype(str)
+            self.strings += len(text)
+            self.pipe_hits += int(text.str.contains("|", regex=False).sum())
+        if not self.capped:
+            uniques = pd.unique(s.astype(str) if kind in ("string", "datetime") else s)
+            self.distinct.update(uniques.tolist())
+            if len(self.distinct) > DISTINCT_CAP:
+                self.capped = True
+        if not self.too_many_values:
+            counts = s.astype(str).value_counts()
+            for value, count in counts.items():
+                self.value_counts[value] = self.value_counts.get(value, 0) + int(count)
+            if len(self.value_counts) > VALUE_COUNTS_MAX:
+                self.too_many_values = True
+                self.value_counts = {}
+
+    def finish(self, n_rows: int) -> ColumnProfile:
+        kinds = self.kinds
+        if not kinds:
+            dtype = "empty"
+        elif kinds == {"int"}:
+            dtype = "int"
+        elif kinds <= {"int", "float"}:
+            dtype = "float"
+        elif kinds == {"bool"}:
+            dtype = "bool"
+        elif kinds == {"datetime"}:
+            dtype = "datetime"
+        elif "list" in kinds:
+            dtype = "list"
+        else:
+            dtype = "string"
+        numeric = dtype in ("int", "float", "bool") and self.count
+        return ColumnProfile(
+            name=self.name,
+            dtype=dtype,
+            missing=self.missing,
+            distinct=min(len(self.distinct), DISTINCT_CAP),
+            distinct_capped=self.capped,
+            min=self.min if numeric else None,
+            max=self.max if numeric else None,
+            mean=self.total / self.count if numeric else None,
+            values=None if self.too_many_values else dict(sorted(self.value_counts.items(), key=lambda kv: -kv[1])),
+            pipe_share=self.pipe_hits / self.strings if self.strings else 0.0,
+        )
+
+
+def _series_kind(s: pd.Series) -> str:
+    dtype = s.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "int"
+    if pd.api.types.is_float_dtype(dtype):
+        values = s.to_numpy(dtype="float64")
+        return "int" if np.all(np.mod(values, 1) == 0) else "float"
+    if pd.api.types.is_datetime64_any_dtype(dtype):
+        return "datetime"
+    first = s.iloc[0]
+    if isinstance(first, (list, tuple, np.ndarray)):
+        return "list"
+    return "string"
+
+
+LABEL_NAMES = {"label", "labels", "click", "clicked", "is_click", "clk", "target", "y", "outcome"}
+USER_NAMES = {"user", "user_id", "userid", "uid", "customer_id", "visitor_id"}
+ITEM_NAMES = {"item", "item_id", "itemid", "movie_id", "movieid", "product_id", "ad_id", "adid", "sku"}
+TIME_NAMES = {"timestamp", "time", "ts", "date", "datetime", "event_time", "hour", "day"}
+ID_NAMES = {"id", "row_id", "index", "unnamed: 0"}
+
+
+def is_binary(profile: ColumnProfile | dict) -> bool:
+    """True when a column holds exactly the values 0 and 1 (or True/False) and nothing else."""
+    values = profile["values"] if isinstance(profile, dict) else profile.values
+    if not values:
+        return False
+    return set(values) <= {"0", "1", "0.0", "1.0", "True", "False", "true", "false"} and len(values) == 2
+
+
+def infer_role(p: ColumnProfile, n_rows: int) -> str:
+    """A first guess at what the column is; the analyst confirms or corrects it before training."""
+    lname = p.name.strip().lower()
+    if p.dtype == "list" or (p.dtype == "string" and p.pipe_share > 0.5):
+        return "sequence"
+    if p.dtype == "empty" or (p.distinct <= 1 and not p.distinct_capped):
+        return "ignore"
+    if lname in LABEL_NAMES and is_binary(p):
+        return "label"
+    if lname == "split" and p.values and set(p.values) <= {"train", "valid", "validation", "test"}:
+        return "split"
+    if lname in USER_NAMES:
+        return "user_id"
+    if lname in ITEM_NAMES:
+        return "item_id"
+    if p.dtype == "datetime" or lname in TIME_NAMES or lname.endswith(("_time", "_ts", "_timestamp")):
+        return "timestamp"
+    if lname in ID_NAMES and p.distinct >= 0.99 * (n_rows - p.missing):
+        return "ignore"
+    if p.dtype == "string":
+        if n_rows > 100 and p.distinct >= 0.99 * (n_rows - p.missing):
+            return "ignore"  # a free-text or row identifier, useless as a category
+        return "categorical"
+    if p.dtype == "bool":
+        return "categorical"
+    if p.dtype == "int":
+        looks_categorical = re.match(r"^(c|cat|category|categorical)[_\d]", lname) or lname.endswith("_id")
+        hashed_ids = p.max is not None and p.max > 1e6 and p.distinct < 0.5 * n_rows
+        if looks_categorical or hashed_ids or p.distinct <= 2:
+            return "categorical"
+        return "numeric"
+    return "numeric"
+
+
+def _keep_one_label(profiles: list[ColumnProfile]) -> None:
+    labels = [p for p in profiles if p.role == "label"]
+    for extra in labels[1:]:
+        extra.role = "categorical"
+
+
+def _preview_dict(frame: pd.DataFrame | None) -> dict[str, Any]:
+    if frame is None:
+        return {"columns": [], "rows": []}
+    rows = []
+    for record in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
+        rows.append([_jsonable(v) for v in record])
+    return {"columns": [str(c) for c in frame.columns], "rows": rows}
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, (np.bool_, bool)):
+        return bool(value)
+    if isinstance(value, (np.integer, int)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if not math.isfinite(float(value)) else float(value)
+    if isinstance(value, (list, tuple, np.ndarray)):
+        items = list(value)
+        text = "|".join(str(v) for v in items[:20])
+        return text + ("|…" if len(items) > 20 else "")
+    return str(value)
+
+
+def label_rate(columns: list[dict[str, Any]]) -> float | None:
+    """Share of positives of the label column, from the profiled value counts."""
+    for c in columns:
+        if c["role"] == "label" and c.get("values"):
+            total = sum(c["values"].values())
+            pos = sum(n for v, n in c["values"].items() if v in {"1", "1.0", "True", "true"})
+            return pos / total if total else None
+    return None

@@ -1,0 +1,106 @@
+"""REST endpoints for jobs and the algorithm catalogue."""
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from django.db import transaction
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action, api_view
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from datasets.selectors import datasets_visible_to
+
+from . import services
+from .models import Job
+from .registry import all_algorithms
+from .selectors import jobs_visible_to
+
+
+class JobSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    dataset_name = serializers.CharField(source="dataset.name", read_only=True)
+    duration_seconds = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Job
+        fields = ["id", "name", "kind", "algorithm", "params", "dataset", "dataset_name", "owner", "status", "progress",
+                  "phase", "cancel_requested", "device_preference", "queue", "device", "celery_task_id", "worker",
+                  "attempts", "created_at", "started_at", "finished_at", "duration_seconds", "metrics", "summary",
+                  "error", "log_tail"]
+        read_only_fields = fields
+
+
+class JobCreateSerializer(serializers.Serializer):
+    dataset = serializers.IntegerField()
+    algorithm = serializers.CharField()
+    params = serializers.DictField(required=False, default=dict)
+    name = serializers.CharField(required=False, allow_blank=True, default="")
+    device_preference = serializers.ChoiceField(choices=Job.DevicePreference.values, default="auto")
+
+
+class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Jobs you own (staff: all). Filter with ?status=&kind=&dataset=."""
+
+    serializer_class = JobSerializer
+
+    def get_queryset(self):
+        qs = jobs_visible_to(self.request.user)
+        params = self.request.query_params
+        for field in ("status", "kind", "algorithm"):
+            if params.get(field):
+                qs = qs.filter(**{field: params[field]})
+        if params.get("dataset", "").isdigit():
+            qs = qs.filter(dataset_id=int(params["dataset"]))
+        return qs
+
+    @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
+    def create(self, request: Request) -> Response:
+        body = JobCreateSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        v = body.validated_data
+        dataset = datasets_visible_to(request.user).filter(pk=v["dataset"]).first()
+        if dataset is None:
+            return Response({"errors": {"dataset": "No such dataset (or it is not yours)."}}, status=400)
+        try:
+            with transaction.atomic():
+                job = services.submit_job(owner=request.user, dataset=dataset, algorithm=v["algorithm"],
+                                          params=v["params"], name=v["name"], device_preference=v["device_preference"])
+        except services.JobError as exc:
+            return Response({"errors": exc.errors}, status=400)
+        return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance: Job) -> None:
+        services.delete_job(instance)
+
+    @extend_schema(request=None, responses=JobSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk=None) -> Response:
+        """Cancel a queued job now, or a running one at its next batch."""
+        job = services.cancel_job(self.get_object())
+        return Response(JobSerializer(job).data)
+
+    @extend_schema(responses=serializers.DictField())
+    @action(detail=True, methods=["get"])
+    def metrics(self, request: Request, pk=None) -> Response:
+        """Held-out test metrics and run facts (parameters, throughput, device)."""
+        job = self.get_object()
+        return Response({"status": job.status, "metrics": job.metrics, "summary": job.summary})
+
+    @extend_schema(responses=serializers.DictField())
+    @action(detail=True, methods=["get"])
+    def curves(self, request: Request, pk=None) -> Response:
+        """ROC, calibration and per-epoch learning curves."""
+        return Response(self.get_object().curves)
+
+
+@extend_schema(responses=serializers.ListField(child=serializers.DictField()))
+@api_view(["GET"])
+def algorithm_list(request: Request) -> Response:
+    """Every trainable algorithm with its hyperparameters (type, default, bounds)."""
+    return Response([
+        {"key": a.key, "kind": a.kind, "label": a.label, "description": a.description,
+         "required_roles": list(a.required_roles), "params": [dict(asdict(p), choices=list(p.choices)) for p in a.params]}
+        for a in all_algorithms()
+    ])

@@ -1,0 +1,90 @@
+"""Plotly figure specs (plain JSON dicts) built from a job's stored curves.
+
+The page embeds them as JSON and ``static/js/charts.js`` draws them with the locally served
+plotly.min.js, so no chart needs a CDN or a server-side image.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Job
+
+LAYOUT = {"margin": {"l": 55, "r": 20, "t": 40, "b": 45}, "height": 340, "legend": {"orientation": "h", "y": -0.2}}
+
+
+def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
+    return {**LAYOUT, "title": {"text": title, "font": {"size": 15}}, "xaxis": {"title": {"text": x}},
+            "yaxis": {"title": {"text": y}}, **extra}
+
+
+def roc_figure(jobs: list[Job]) -> dict[str, Any] | None:
+    traces = []
+    for job in jobs:
+        roc = job.curves.get("roc")
+        if roc:
+            auc = job.metrics.get("auc")
+            label = job.display_name if len(jobs) > 1 else "model"
+            traces.append({"type": "scatter", "mode": "lines", "x": roc["fpr"], "y": roc["tpr"],
+                           "name": f"{label} (AUC {auc:.4f})" if isinstance(auc, float) else label})
+    if not traces:
+        return None
+    traces.append({"type": "scatter", "mode": "lines", "x": [0, 1], "y": [0, 1], "name": "random (AUC 0.5)",
+                   "line": {"dash": "dot", "color": "#999"}})
+    layout = _layout("ROC curve on the held-out test split", "False positive rate", "True positive rate")
+    layout["xaxis"]["range"], layout["yaxis"]["range"] = [0, 1], [0, 1.01]
+    return {"id": "roc", "data": traces, "layout": layout}
+
+
+def learning_figure(job: Job) -> dict[str, Any] | None:
+    history = job.curves.get("history") or []
+    if not history:
+        return None
+    epochs = [h["epoch"] for h in history]
+    traces = [{"type": "scatter", "mode": "lines+markers", "x": epochs, "y": [h.get("train_loss") for h in history],
+               "name": "train loss", "yaxis": "y"}]
+    for key in sorted(k for k in history[0] if k.startswith("valid_")):
+        traces.append({"type": "scatter", "mode": "lines+markers", "x": epochs, "y": [h.get(key) for h in history],
+                       "name": key.replace("_", " "), "yaxis": "y2"})
+    layout = _layout("Learning curves", "Epoch", "Train loss")
+    layout["yaxis2"] = {"title": {"text": "Validation metric"}, "overlaying": "y", "side": "right"}
+    best = job.summary.get("best_epoch")
+    if best:
+        layout["shapes"] = [{"type": "line", "x0": best, "x1": best, "yref": "paper", "y0": 0, "y1": 1,
+                             "line": {"dash": "dash", "color": "#2a9d8f"}}]
+        layout["annotations"] = [{"x": best, "y": 1, "yref": "paper", "text": "best epoch", "showarrow": False}]
+    return {"id": "learning", "data": traces, "layout": layout}
+
+
+def calibration_figure(job: Job) -> dict[str, Any] | None:
+    cal = job.curves.get("calibration")
+    if not cal:
+        return None
+    traces = [
+        {"type": "scatter", "mode": "lines+markers", "x": cal["mean_pred"], "y": cal["frac_pos"], "name": "model",
+         "text": [f"{c:,} rows" for c in cal.get("count", [])]},
+        {"type": "scatter", "mode": "lines", "x": [0, 1], "y": [0, 1], "name": "perfectly calibrated",
+         "line": {"dash": "dot", "color": "#999"}},
+    ]
+    return {"id": "calibration", "data": traces,
+            "layout": _layout("Calibration on the test split", "Mean predicted CTR", "Observed click rate")}
+
+
+def job_charts(job: Job) -> list[dict[str, Any]]:
+    return [f for f in (roc_figure([job]), learning_figure(job), calibration_figure(job)) if f]
+
+
+def comparison_charts(jobs: list[Job]) -> list[dict[str, Any]]:
+    charts = []
+    roc = roc_figure(jobs)
+    if roc:
+        charts.append(roc)
+    traces = []
+    for job in jobs:
+        history = job.curves.get("history") or []
+        metric = next((k for k in ("valid_auc", "valid_gauc", "valid_logloss") if history and k in history[0]), None)
+        if metric:
+            traces.append({"type": "scatter", "mode": "lines+markers", "x": [h["epoch"] for h in history],
+                           "y": [h.get(metric) for h in history], "name": f"{job.display_name} {metric.replace('_', ' ')}"})
+    if traces:
+        charts.append({"id": "valid-curves", "data": traces, "layout": _layout("Validation metric per epoch", "Epoch", "Validation AUC")})
+    return charts

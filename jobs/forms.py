@@ -1,0 +1,57 @@
+"""The new-job form: dataset, algorithm, and one field per hyperparameter the algorithm declares."""
+from __future__ import annotations
+
+from django import forms
+
+from mlcore.api import Algorithm, Param
+
+from .models import Job
+from .registry import algorithms_for_kind, all_algorithms
+
+
+def param_field(param: Param) -> forms.Field:
+    """A form field for ``param`` with its default, bounds and help text."""
+    help_text = param.help
+    attrs = {}
+    if param.type in ("int", "float"):
+        if param.min is not None:
+            attrs["min"] = param.min
+        if param.max is not None:
+            attrs["max"] = param.max
+        attrs["step"] = "1" if param.type == "int" else "any"
+        bounds = " to ".join(f"{b:g}" for b in (param.min, param.max) if b is not None)
+        help_text = f"{param.help} ({bounds})" if bounds else param.help
+        return forms.CharField(initial=param.default, help_text=help_text, required=False,
+                               widget=forms.NumberInput(attrs=attrs))
+    if param.type == "bool":
+        return forms.BooleanField(initial=param.default, required=False, help_text=help_text)
+    if param.type == "choice":
+        return forms.ChoiceField(choices=[(c, c) for c in param.choices], initial=param.default, help_text=help_text)
+    return forms.CharField(initial=param.default, required=False, help_text=help_text)
+
+
+class JobForm(forms.Form):
+    dataset = forms.ChoiceField(choices=())
+    algorithm = forms.ChoiceField(choices=())
+    name = forms.CharField(max_length=200, required=False, help_text="Optional; shown in lists and comparisons.")
+    device_preference = forms.ChoiceField(choices=Job.DevicePreference.choices, initial=Job.DevicePreference.AUTO,
+                                          label="Device")
+
+    def __init__(self, *args, datasets, dataset=None, algorithm: Algorithm | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["dataset"].choices = [("", "— choose a dataset —")] + [
+            (str(d.pk), f"{d.name} ({d.kind}, {d.n_rows:,} rows)") for d in datasets
+        ]
+        algos = algorithms_for_kind(dataset.kind) if dataset is not None else all_algorithms()
+        self.fields["algorithm"].choices = [(a.key, f"{a.label}") for a in algos]
+        self.algorithm = algorithm
+        if algorithm is not None:
+            for param in algorithm.params:
+                self.fields[f"param__{param.name}"] = param_field(param)
+
+    def param_fields(self):
+        return [self[name] for name in self.fields if name.startswith("param__")]
+
+    def raw_params(self) -> dict:
+        data = self.cleaned_data
+        return {name.removeprefix("param__"): value for name, value in data.items() if name.startswith("param__")}

@@ -1,0 +1,106 @@
+"""Everything that changes jobs: submit, enqueue, cancel, re-queue. Views, API and admin call these."""
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from datasets.models import Dataset
+from mlcore.api import ParamError
+
+from .models import Job
+from .registry import get_algorithm
+from .selectors import gpu_worker_available
+
+
+class JobError(ValueError):
+    """A job request the analyst must fix; ``errors`` maps a field to a message."""
+
+    def __init__(self, errors: dict[str, str]):
+        self.errors = errors
+        super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
+
+
+def submit_job(*, owner, dataset: Dataset, algorithm: str, params: dict | None = None, name: str = "",
+               device_preference: str = Job.DevicePreference.AUTO) -> Job:
+    """Validate the request, create the job and put it on the right queue once the row is committed."""
+    try:
+        algo = get_algorithm(algorithm)
+    except KeyError as exc:
+        raise JobError({"algorithm": str(exc.args[0])}) from None
+    if algo.kind != dataset.kind:
+        raise JobError({"algorithm": f"{algo.label} trains on {algo.kind} datasets; `{dataset.name}` is a {dataset.kind} dataset."})
+    if dataset.status != Dataset.Status.READY:
+        raise JobError({"dataset": f"`{dataset.name}` did not pass validation: {' '.join(dataset.errors)}"})
+    missing = [role for role in algo.required_roles if not dataset.columns_with_role(role)]
+    if missing:
+        raise JobError({"dataset": f"{algo.label} needs a column with role {', '.join(missing)}; set it on the dataset page."})
+    if device_preference not in Job.DevicePreference.values:
+        raise JobError({"device_preference": f"choose one of {', '.join(Job.DevicePreference.values)}"})
+    try:
+        clean = algo.validate(params)
+    except ParamError as exc:
+        raise JobError(exc.errors) from None
+    job = Job.objects.create(
+        owner=owner, dataset=dataset, kind=algo.kind, algorithm=algo.key, params=clean, name=name.strip(),
+        device_preference=device_preference,
+    )
+    transaction.on_commit(lambda: enqueue_job(job.pk))
+    return job
+
+
+def choose_queue(device_preference: str) -> str:
+    """Route to the GPU queue when asked, or (on auto) when a live worker with CUDA serves it."""
+    if device_preference == Job.DevicePreference.CPU:
+        return settings.JOB_QUEUE_CPU
+    if device_preference == Job.DevicePreference.GPU:
+        return settings.JOB_QUEUE_GPU
+    return settings.JOB_QUEUE_GPU if gpu_worker_available() else settings.JOB_QUEUE_CPU
+
+
+def enqueue_job(job_id: int) -> None:
+    """Send the job's message to its queue and remember the Celery task id."""
+    from .tasks import run_job
+
+    job = Job.objects.get(pk=job_id)
+    if job.is_terminal:
+        return
+    queue = choose_queue(job.device_preference)
+    task_id = str(uuid.uuid4())
+    Job.objects.filter(pk=job_id).update(queue=queue, celery_task_id=task_id)
+    run_job.apply_async(args=[job_id], queue=queue, task_id=task_id)
+
+
+def cancel_job(job: Job) -> Job:
+    """Cancel a queued job at once; ask a running job to stop at its next batch."""
+    with transaction.atomic():
+        job = Job.objects.select_for_update().get(pk=job.pk)
+        if job.is_terminal:
+            return job
+        if job.status == Job.Status.QUEUED:
+            job.status = Job.Status.CANCELLED
+            job.finished_at = timezone.now()
+            job.phase = "cancelled before it started"
+        job.cancel_requested = True
+        job.save(update_fields=["status", "finished_at", "phase", "cancel_requested"])
+    return job
+
+
+def requeue_job(job: Job, reason: str) -> None:
+    """Put an orphaned running job back on the queue; it resumes from its last checkpoint."""
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
+            status=Job.Status.QUEUED, worker="", worker_pid=None, phase=f"re-queued: {reason}",
+            log_tail=(job.log_tail + f"\n[{timezone.now():%H:%M:%S}] re-queued: {reason}").strip(),
+        )
+        if updated:
+            transaction.on_commit(lambda: enqueue_job(job.pk))
+
+
+def delete_job(job: Job) -> None:
+    """Delete the job and its work folder; a running job is asked to stop first."""
+    if job.is_active:
+        cancel_job(job)
+    job.delete()

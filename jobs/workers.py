@@ -1,0 +1,85 @@
+"""Worker bookkeeping through Celery signals: register, heartbeat, recover orphans, sign off.
+
+Each worker records the queues it serves and whether it has CUDA, so the web process can route
+a job to the ``gpu`` queue only when a GPU worker is actually up.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+
+from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+_state: dict = {"queues": [], "stop": threading.Event()}
+
+
+def _cuda() -> tuple[bool, str]:
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            return True, torch.cuda.get_device_name(0)
+    except Exception:  # noqa: BLE001 - a broken CUDA install means "no GPU" here
+        logger.exception("CUDA check failed")
+    return False, ""
+
+
+@celeryd_after_setup.connect
+def remember_queues(sender, instance, **kwargs) -> None:
+    _state["queues"] = sorted(instance.app.amqp.queues.consume_from.keys())
+
+
+@worker_ready.connect
+def register_worker(sender, **kwargs) -> None:
+    from .models import Worker
+    from .recovery import recover_orphaned_jobs
+
+    hostname = sender.hostname
+    has_cuda, device_name = _cuda()
+    queues = _state["queues"]
+    if settings.JOB_QUEUE_GPU in queues and not has_cuda:
+        logger.error("worker %s consumes the %s queue but has no CUDA device; jobs will not be routed to it",
+                     hostname, settings.JOB_QUEUE_GPU)
+    now = timezone.now()
+    Worker.objects.update_or_create(
+        hostname=hostname,
+        defaults={"queues": queues, "has_cuda": has_cuda, "device_name": device_name, "started_at": now,
+                  "last_seen": now, "online": True},
+    )
+    recovered = recover_orphaned_jobs(hostname)
+    if recovered:
+        logger.warning("re-queued jobs %s left running by a previous worker", recovered)
+    close_old_connections()
+    thread = threading.Thread(target=_heartbeat_loop, args=(hostname,), name="ctrstudio-worker-heartbeat", daemon=True)
+    thread.start()
+
+
+def _heartbeat_loop(hostname: str) -> None:
+    from .models import Worker
+    from .recovery import recover_orphaned_jobs
+
+    try:
+        while not _state["stop"].wait(settings.WORKER_HEARTBEAT_SECONDS):
+            try:
+                Worker.objects.filter(hostname=hostname).update(last_seen=timezone.now(), online=True)
+                recover_orphaned_jobs(hostname)
+            except Exception:  # noqa: BLE001 - a database hiccup must not kill the heartbeat
+                logger.exception("worker heartbeat failed")
+                close_old_connections()
+    finally:
+        connection.close()
+
+
+@worker_shutdown.connect
+def sign_off(sender, **kwargs) -> None:
+    from .models import Worker
+
+    _state["stop"].set()
+    try:
+        Worker.objects.filter(hostname=sender.hostname).update(online=False, last_seen=timezone.now())
+    except Exception:  # noqa: BLE001
+        logger.exception("could not mark worker offline")

@@ -1,0 +1,86 @@
+"""An analyst in headless Chromium: log in, upload Criteo data, train DeepFM, read AUC and the ROC chart."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.worker]
+
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=os.environ.get("CTRSTUDIO_CHROMIUM", "/usr/bin/chromium"),
+                                     args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900})
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    folder = Path(settings.VAR_DIR) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def test_analyst_uploads_trains_deepfm_and_reads_auc(live_server, browser_page, user, criteo_csv, start_worker):
+    start_worker()
+    page = browser_page
+    page.goto(live_server.url + "/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "alice-pass-123")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Welcome, alice")
+
+    page.click("text=Upload a dataset")
+    page.set_input_files("#id_file", str(criteo_csv))
+    page.fill("#id_name", "Criteo from the browser")
+    page.click("#upload-submit")
+    page.wait_for_selector("text=Schema and column statistics")
+    assert page.inner_text("#schema").count("categorical") == 5
+    screenshot(page, "dataset")
+
+    page.click("text=Train a model on it")
+    with page.expect_response(lambda r: "algorithm=deepfm" in r.url):
+        page.select_option("#id_algorithm", "deepfm")
+    page.wait_for_selector("text=Hyperparameters")
+    page.fill("#id_param__epochs", "2")
+    page.click("#start-job")
+    page.wait_for_selector("#job-status")
+    page.wait_for_selector("#job-status:text('succeeded')", timeout=180_000)
+    auc = float(page.inner_text("[data-metric=auc]"))
+    assert 0.55 < auc <= 1.0
+    page.wait_for_selector("#chart-roc .main-svg")  # Plotly drew the ROC curve
+    assert page.locator("#chart-learning .main-svg").count() >= 1
+    screenshot(page, "job")
+
+    page.click("text=Jobs")
+    assert "succeeded" in page.inner_text("#jobs")
+
+
+def test_bad_upload_shows_the_reason_and_keeps_nothing(live_server, browser_page, user, tmp_path):
+    from datasets.models import Dataset
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("click,site\n0,a\n1,b\n2,c\n")
+    page = browser_page
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "alice-pass-123")
+    page.click("button[type=submit]")
+    page.goto(live_server.url + "/datasets/upload/")
+    page.set_input_files("#id_file", str(bad))
+    page.click("#upload-submit")
+    page.wait_for_selector("#upload-errors .error")
+    assert "a CTR label must be binary" in page.inner_text("#upload-errors")
+    assert Dataset.objects.count() == 0

@@ -1,0 +1,193 @@
+"""Fixtures shared by the whole suite: users, API clients, shared data, real worker processes."""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _required(name: str) -> bool:
+    return os.environ.get(name, "") not in ("", "0", "false")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def clean_test_folders(django_db_setup):
+    """Start each session with empty media and broker folders (and an empty Redis queue)."""
+    for folder in (Path(settings.MEDIA_ROOT), Path(settings.BROKER_DIR) / "queue"):
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True, exist_ok=True)
+    from ctrsite.celery import app
+
+    with app.connection_for_write() as conn:
+        for queue in (settings.JOB_QUEUE_CPU, settings.JOB_QUEUE_GPU):
+            try:
+                conn.default_channel.queue_purge(queue)
+            except Exception:  # noqa: BLE001 - a queue that does not exist yet has nothing to purge
+                pass
+    yield
+
+
+@pytest.fixture
+def user(django_user_model):
+    return django_user_model.objects.create_user("alice", password="alice-pass-123")
+
+
+@pytest.fixture
+def other_user(django_user_model):
+    return django_user_model.objects.create_user("bob", password="bob-pass-123")
+
+
+@pytest.fixture
+def staff_user(django_user_model):
+    return django_user_model.objects.create_user("carol", password="carol-pass-123", is_staff=True)
+
+
+@pytest.fixture
+def api(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    path = Path(settings.SHARED_DATA_DIR)
+    if not path.is_dir():
+        pytest.fail(f"The shared data folder is missing at {path}; set CTRSTUDIO_SHARED_DATA.")
+    return path
+
+
+@pytest.fixture
+def criteo_csv(tmp_path, shared_data) -> Path:
+    """A 6,000-row CSV cut from the real Criteo attribution sample: quick to train on."""
+    import pandas as pd
+
+    frame = pd.read_parquet(shared_data / "criteo_attribution_small" / "small_train.parquet").head(6000)
+    path = tmp_path / "criteo_6k.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def worker_environment() -> dict[str, str]:
+    """Environment for a worker process that shares this test session's database, media and broker."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        url = f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = dict(os.environ)
+    env.update({
+        "DJANGO_SETTINGS_MODULE": "ctrsite.test_settings",
+        "DATABASE_URL": url,
+        "CTRSTUDIO_VAR_DIR": str(settings.VAR_DIR),
+        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "TORCH_THREADS": "1",
+        "PYTHONUNBUFFERED": "1",
+    })
+    return env
+
+
+class WorkerProcess:
+    """A real ``celery worker`` process (prefork pool, one child) serving the cpu queue."""
+
+    def __init__(self, name: str, log_path: Path):
+        self.name = name
+        self.log_path = log_path
+        self.proc: subprocess.Popen | None = None
+
+    def start(self, timeout: float = 60) -> "WorkerProcess":
+        from jobs.models import Worker
+
+        log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "ctrsite", "worker", "-Q", settings.JOB_QUEUE_CPU, "-c", "1",
+             "-P", "prefork", "-n", self.name, "--without-gossip", "--without-mingle", "--loglevel=INFO"],
+            cwd=REPO, env=worker_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        started = time.time()
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"worker exited early:\n{self.log_path.read_text()[-3000:]}")
+            worker = Worker.objects.filter(hostname=self.name).first()
+            if worker and worker.online and worker.started_at.timestamp() >= started - 1:
+                return self
+            time.sleep(0.3)
+        raise RuntimeError(f"worker did not become ready:\n{self.log_path.read_text()[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker: main process and pool children, no chance to clean up."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path):
+    """Start real worker processes; all are stopped at the end of the test."""
+    started: list[WorkerProcess] = []
+
+    def start(name: str | None = None) -> WorkerProcess:
+        worker = WorkerProcess(name or f"cpu@pytest-{uuid.uuid4().hex[:8]}", tmp_path / "worker.log")
+        started.append(worker.start())
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_for(predicate, timeout: float, interval: float = 0.3, message: str = "condition"):
+    """Poll ``predicate`` until it returns a truthy value; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {message}")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests need Chromium; Postgres tests need DATABASE_URL on PostgreSQL. In CI both are required."""
+    chromium = os.environ.get("CTRSTUDIO_CHROMIUM", "/usr/bin/chromium")
+    vendor_pg = settings.DATABASES["default"]["ENGINE"].endswith("postgresql")
+    if _required("CTRSTUDIO_REQUIRE_REDIS") and not settings.CELERY_BROKER_URL.startswith("redis"):
+        raise pytest.UsageError("CTRSTUDIO_REQUIRE_REDIS is set but CELERY_BROKER_URL is not Redis")
+    for item in items:
+        if "browser" in item.keywords and not Path(chromium).exists():
+            if _required("CTRSTUDIO_REQUIRE_BROWSER"):
+                raise pytest.UsageError(f"CTRSTUDIO_REQUIRE_BROWSER is set but Chromium is missing at {chromium}")
+            else:
+                item.add_marker(pytest.mark.skip(reason=f"Chromium not found at {chromium} (apt-get install chromium)"))
+        if "postgres" in item.keywords and not vendor_pg:
+            if _required("CTRSTUDIO_REQUIRE_POSTGRES"):
+                raise pytest.UsageError("CTRSTUDIO_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
+            else:
+                item.add_marker(pytest.mark.skip(reason="DATABASE_URL is not PostgreSQL"))

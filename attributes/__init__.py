@@ -1,0 +1,1 @@
+"""Attributes app (algorithms arrive with their issue)."""

@@ -1,0 +1,1 @@
+"""Uplift app (algorithms arrive with their issue)."""

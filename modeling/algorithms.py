@@ -1,0 +1,58 @@
+"""The CTR algorithms the job system can run, with their hyperparameters and bounds."""
+from __future__ import annotations
+
+from mlcore.api import Algorithm, Param, RunContext, RunResult
+
+from .nets import DCNv2, DeepFM, LR
+from .pipeline import parse_hidden_units, train_tabular
+
+COMMON = (
+    Param("epochs", "int", 10, "Passes over the training rows (early stopping may end sooner).", min=1, max=200),
+    Param("batch_size", "int", 1024, "Rows per gradient step.", min=16, max=65536),
+    Param("lr", "float", 1e-3, "Adam learning rate.", min=1e-5, max=1.0, log=True),
+    Param("weight_decay", "float", 0.0, "L2 penalty on all weights.", min=0.0, max=1.0),
+    Param("embedding_l2", "float", 0.0, "L2 penalty on the embedding rows a batch uses.", min=0.0, max=1.0),
+    Param("patience", "int", 2, "Epochs without validation-AUC gain before stopping.", min=1, max=200),
+    Param("min_count", "int", 2, "Categories rarer than this in training go to the out-of-vocabulary bucket.", min=1, max=1000),
+    Param("numeric", "choice", "standardize", "How numeric columns are encoded.",
+          choices=("standardize", "log_standardize", "bucketize")),
+    Param("split_method", "choice", "random", "random (seeded), time (needs a timestamp column) or column (a split column).",
+          choices=("random", "time", "column")),
+    Param("valid_frac", "float", 0.1, "Share of rows for validation (early stopping).", min=0.01, max=0.5),
+    Param("test_frac", "float", 0.1, "Share of rows held out for the reported metrics.", min=0.01, max=0.5),
+    Param("seed", "int", 2024, "Random seed for the split, initialisation and shuffling.", min=0, max=2**31 - 1),
+)
+DEEP = (
+    Param("embedding_dim", "int", 16, "Size of each field's embedding.", min=1, max=256),
+    Param("hidden_units", "str", "400,400,400", "MLP layer widths, comma separated."),
+    Param("dropout", "float", 0.0, "Dropout in the MLP.", min=0.0, max=0.9),
+    Param("batch_norm", "bool", False, "BatchNorm in the MLP."),
+)
+
+
+def _run_lr(ctx: RunContext) -> RunResult:
+    return train_tabular(ctx, lambda schema, p: LR(schema))
+
+
+def _run_deepfm(ctx: RunContext) -> RunResult:
+    return train_tabular(ctx, lambda schema, p: DeepFM(
+        schema, p["embedding_dim"], parse_hidden_units(p["hidden_units"]), p["dropout"], p["batch_norm"]))
+
+
+def _run_dcnv2(ctx: RunContext) -> RunResult:
+    return train_tabular(ctx, lambda schema, p: DCNv2(
+        schema, p["embedding_dim"], p["cross_layers"], parse_hidden_units(p["hidden_units"]), p["dropout"],
+        p["batch_norm"], p["structure"]))
+
+
+CTR_ALGORITHMS = (
+    Algorithm("lr", "ctr", "Logistic regression", "One weight per category and numeric field: the baseline.",
+              COMMON, _run_lr, required_roles=("label",)),
+    Algorithm("deepfm", "ctr", "DeepFM", "Factorisation machine plus an MLP over shared field embeddings (Guo et al., 2017).",
+              COMMON + DEEP, _run_deepfm, required_roles=("label",)),
+    Algorithm("dcnv2", "ctr", "DCN-V2", "Full-rank cross network beside a deep tower (Wang et al., 2021).",
+              COMMON + DEEP + (Param("cross_layers", "int", 3, "Number of cross layers.", min=1, max=10),
+                               Param("structure", "choice", "parallel", "Cross and deep side by side or stacked.",
+                                     choices=("parallel", "stacked"))),
+              _run_dcnv2, required_roles=("label",)),
+)

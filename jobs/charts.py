@@ -9,7 +9,8 @@ from typing import Any
 
 from .models import Job
 
-LAYOUT = {"margin": {"l": 55, "r": 20, "t": 40, "b": 45}, "height": 340, "legend": {"orientation": "h", "y": -0.2}}
+LAYOUT = {"margin": {"l": 60, "r": 60, "t": 40, "b": 90}, "height": 360, "autosize": True,
+          "legend": {"orientation": "h", "y": -0.32}}
 
 
 def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
@@ -46,6 +47,7 @@ def learning_figure(job: Job) -> dict[str, Any] | None:
         traces.append({"type": "scatter", "mode": "lines+markers", "x": epochs, "y": [h.get(key) for h in history],
                        "name": key.replace("_", " "), "yaxis": "y2"})
     layout = _layout("Learning curves", "Epoch", "Train loss")
+    layout["xaxis"]["dtick"] = 1
     layout["yaxis2"] = {"title": {"text": "Validation metric"}, "overlaying": "y", "side": "right"}
     best = job.summary.get("best_epoch")
     if best:
@@ -86,5 +88,7 @@ def comparison_charts(jobs: list[Job]) -> list[dict[str, Any]]:
             traces.append({"type": "scatter", "mode": "lines+markers", "x": [h["epoch"] for h in history],
                            "y": [h.get(metric) for h in history], "name": f"{job.display_name} {metric.replace('_', ' ')}"})
     if traces:
-        charts.append({"id": "valid-curves", "data": traces, "layout": _layout("Validation metric per epoch", "Epoch", "Validation AUC")})
+        layout = _layout("Validation metric per epoch", "Epoch", "Validation AUC")
+        layout["xaxis"]["dtick"] = 1
+        charts.append({"id": "valid-curves", "data": traces, "layout": layout})
     return charts

@@ -90,13 +90,22 @@ def cancel_job(job: Job) -> Job:
 
 def requeue_job(job: Job, reason: str) -> None:
     """Put an orphaned running job back on the queue; it resumes from its last checkpoint."""
+    line = f"[{timezone.now():%H:%M:%S}] re-queued: {reason}"
     with transaction.atomic():
         updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
             status=Job.Status.QUEUED, worker="", worker_pid=None, phase=f"re-queued: {reason}",
-            log_tail=(job.log_tail + f"\n[{timezone.now():%H:%M:%S}] re-queued: {reason}").strip(),
+            log_tail=(job.log_tail + "\n" + line).strip(),
         )
         if updated:
+            append_to_log_file(job, line)
             transaction.on_commit(lambda: enqueue_job(job.pk))
+
+
+def append_to_log_file(job: Job, line: str) -> None:
+    """The full log lives in the job folder; the runner reloads its tail from there on resume."""
+    job.workdir.mkdir(parents=True, exist_ok=True)
+    with open(job.workdir / "job.log", "a", encoding="utf-8") as fh:
+        fh.write(line + "\n")
 
 
 def delete_job(job: Job) -> None:

@@ -120,7 +120,7 @@ class FeatureEncoder:
         columns = []
         for col, vocab in self.vocabs.items():
             text = _as_text(df[col])
-            codes = pd.Categorical(text, categories=vocab).codes.astype(np.int64)  # -1 unseen or missing
+            codes = pd.Index(vocab, dtype=object).get_indexer(text.to_numpy(dtype=object)).astype(np.int64)  # -1: unseen
             ids = np.where(codes >= 0, codes + 2, 1)
             ids[text.isna().to_numpy()] = 0
             columns.append(ids)

@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from mlcore.paths import shared_data_dir
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -149,7 +151,7 @@ FILE_UPLOAD_HANDLERS = [
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATASET_MAX_UPLOAD_BYTES = int(os.environ.get("DATASET_MAX_UPLOAD_MB", "2048")) * 1024 * 1024
 # Real public datasets for the demo loader (never copied into the repository).
-SHARED_DATA_DIR = Path(os.environ.get("CTRSTUDIO_SHARED_DATA", BASE_DIR.parent / "shared" / "data"))
+SHARED_DATA_DIR = shared_data_dir()
 
 # --- Celery ----------------------------------------------------------------------------------
 # The default broker is kombu's file-system transport: each queued message is a file under

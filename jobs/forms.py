@@ -26,7 +26,8 @@ def param_field(param: Param) -> forms.Field:
     if param.type == "bool":
         return forms.BooleanField(initial=param.default, required=False, help_text=help_text)
     if param.type == "choice":
-        return forms.ChoiceField(choices=[(c, c) for c in param.choices], initial=param.default, help_text=help_text)
+        return forms.ChoiceField(choices=[(c, c) for c in param.choices], initial=param.default, help_text=help_text,
+                                 required=False)
     return forms.CharField(initial=param.default, required=False, help_text=help_text)
 
 

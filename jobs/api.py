@@ -69,6 +69,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
                                           params=v["params"], name=v["name"], device_preference=v["device_preference"])
         except services.JobError as exc:
             return Response({"errors": exc.errors}, status=400)
+        job.refresh_from_db()  # the queue and task id were set when the transaction committed
         return Response(JobSerializer(job).data, status=status.HTTP_201_CREATED)
 
     def perform_destroy(self, instance: Job) -> None:

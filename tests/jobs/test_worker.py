@@ -60,3 +60,20 @@ def test_sigkilled_worker_job_resumes_from_last_checkpoint(user, criteo_dataset,
     assert done.status == "succeeded", done.log_tail
     assert done.attempts == 2 and "re-queued" in done.log_tail and "resumed from epoch" in done.log_tail
     assert done.summary["resumed_from"] >= 1 and len(done.curves["history"]) == 6
+
+
+def test_killed_pool_process_is_redelivered_by_late_ack_and_resumes(user, criteo_dataset, start_worker):
+    """SIGKILL only the process running the job: the live worker re-queues the unacknowledged message."""
+    import os
+    import signal
+
+    start_worker()
+    job = services.submit_job(owner=user, dataset=criteo_dataset, algorithm="deepfm",
+                              params={"epochs": 5, "batch_size": 64, "patience": 50})
+    checkpoint = job.workdir / "checkpoint.pt"
+    running = wait_for(lambda: checkpoint.exists() and "epoch 2" in (j := job_state(job.pk)).phase and j, 180,
+                       message="a checkpoint and the second epoch")
+    os.kill(running.worker_pid, signal.SIGKILL)
+    done = wait_for(lambda: (j := job_state(job.pk)).is_terminal and j, 240, message="the job to finish after the kill")
+    assert done.status == "succeeded", done.log_tail
+    assert done.attempts == 2 and done.worker_pid != running.worker_pid and "resumed from epoch" in done.log_tail

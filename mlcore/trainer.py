@@ -68,6 +68,13 @@ def fit(model: nn.Module, train: TensorTable, valid: TensorTable, *,
         progress=None, log=None, check_cancelled=None) -> FitResult:
     """Train ``model`` and return its history; on return the model holds the best epoch's weights.
 
+    ``loss_fn(model, batch)`` returns the mean loss of a batch. When ``config.embedding_l2 > 0`` and the
+    model defines ``embedding_regularizer(batch)`` (the sum of squared embedding rows that batch used),
+    ``embedding_l2 *`` that is added to the loss, so rare rows are not shrunk by batches that skip them.
+    ``check_cancelled()`` runs before every batch and may raise :class:`mlcore.api.Cancelled`, which
+    propagates (the last finished epoch's checkpoint stays on disk). ``progress(fraction, phase)``
+    runs after every batch and ``log(message)`` after every epoch.
+
     After every epoch a checkpoint (model, optimiser, scheduler, scaler, RNG, history, best state)
     is written atomically to ``workdir/checkpoint.pt``; a later call with the same workdir resumes
     from the next epoch, which is how a job re-delivered after a worker death continues.
@@ -97,8 +104,12 @@ def fit(model: nn.Module, train: TensorTable, valid: TensorTable, *,
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
-        generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        generator.set_state(state["generator"].cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())
+        random.setstate(state["python_rng"])
+        np.random.set_state(state["numpy_rng"])
+        if device.type == "cuda" and state.get("cuda_rng") is not None:
+            torch.cuda.set_rng_state(state["cuda_rng"].cpu(), device)
         result.history = state["history"]
         best_state, best_value = state["best_state"], state["best_value"]
         result.best_epoch, result.best_valid, bad_epochs = state["best_epoch"], state["best_valid"], state["bad_epochs"]
@@ -129,7 +140,7 @@ def fit(model: nn.Module, train: TensorTable, valid: TensorTable, *,
                 nn.utils.clip_grad_norm_(params, config.grad_clip)
             scaler.step(optimizer)
             scaler.update()
-            size = len(batch["label"]) if "label" in batch else config.batch_size
+            size = table_len(batch)
             total += float(loss.detach()) * size
             count += size
             progress(((epoch - 1) + (i + 1) / batches_per_epoch) / config.epochs, f"epoch {epoch}/{config.epochs}")
@@ -156,6 +167,8 @@ def fit(model: nn.Module, train: TensorTable, valid: TensorTable, *,
             _save_atomic(checkpoint, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(), "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),
+                "python_rng": random.getstate(), "numpy_rng": np.random.get_state(),
+                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
                 "history": result.history, "best_state": best_state, "best_value": best_value,
                 "best_epoch": result.best_epoch, "best_valid": result.best_valid, "bad_epochs": bad_epochs, "epoch": epoch,
             })

@@ -11,7 +11,7 @@ COMMON = (
     Param("batch_size", "int", 1024, "Rows per gradient step.", min=16, max=65536),
     Param("lr", "float", 1e-3, "Adam learning rate.", min=1e-5, max=1.0, log=True),
     Param("weight_decay", "float", 0.0, "L2 penalty on all weights.", min=0.0, max=1.0),
-    Param("embedding_l2", "float", 0.0, "L2 penalty on the embedding rows a batch uses.", min=0.0, max=1.0),
+    Param("embedding_l2", "float", 0.0, "L2 penalty on the sum of squared embedding rows a batch uses.", min=0.0, max=0.01),
     Param("patience", "int", 2, "Epochs without validation-AUC gain before stopping.", min=1, max=200),
     Param("min_count", "int", 2, "Categories rarer than this in training go to the out-of-vocabulary bucket.", min=1, max=1000),
     Param("numeric", "choice", "standardize", "How numeric columns are encoded.",

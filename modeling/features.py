@@ -4,6 +4,16 @@ Vocabularies and numeric statistics come from the training rows only. Index 0 of
 categorical field is "missing", index 1 "out of vocabulary" (rarer than ``min_count`` in train, or
 unseen). Missing numerics take the training median and are then normalised. Everything is
 vectorised over whole columns.
+
+Sequences (role ``sequence``): a CSV cell ``"a|b|c"`` (``EncoderConfig.seq_sep``) or a Parquet list,
+oldest behaviour first. A sequence column whose name ends with ``_time`` or ``_ts`` holds the
+behaviours' timestamps; any other sequence column shares the vocabulary of the categorical field
+whose name it contains once a ``hist_`` prefix or ``_hist``/``_seq``/``_history`` suffix is removed
+(``hist_category`` -> ``category``), else of the ``item_id`` column. Its batch key is
+``hist_<field>``. Items seen only inside training histories count towards the vocabulary too.
+Times are seconds since the earliest training timestamp (so float32 keeps second precision);
+``target_time`` comes from the ``timestamp`` column, or, when there is none, the row's latest
+behaviour time.
 """
 from __future__ import annotations
 
@@ -17,7 +27,7 @@ import torch
 from mlcore.api import DataError
 from mlcore.batching import TensorTable
 
-from .schema import CategoricalField, FeatureSchema
+from .schema import CategoricalField, FeatureSchema, SequenceSpec
 
 CATEGORICAL_ROLES = ("categorical", "user_id", "item_id")
 BINARY_TRUE = {"1", "1.0", "true", "True"}
@@ -29,6 +39,8 @@ class EncoderConfig:
     min_count: int = 2
     numeric: str = "standardize"  # standardize | log_standardize | bucketize
     n_buckets: int = 10
+    max_len: int = 50
+    seq_sep: str = "|"
 
 
 def _as_text(series: pd.Series) -> pd.Series:
@@ -53,6 +65,53 @@ def encode_label(series: pd.Series, name: str) -> np.ndarray:
     return text.isin(BINARY_TRUE).to_numpy(dtype=np.float32)
 
 
+TIME_SUFFIXES = ("_time", "_ts")
+
+
+def is_time_sequence(name: str) -> bool:
+    return name.lower().endswith(TIME_SUFFIXES)
+
+
+def sequence_tokens(series: pd.Series, sep: str) -> pd.Series:
+    """One row per behaviour, indexed by the row's position (0..n-1), oldest first; blanks dropped."""
+    values = series.reset_index(drop=True)
+    if pd.api.types.is_object_dtype(values.dtype) or pd.api.types.is_string_dtype(values.dtype):
+        is_text = values.map(type).eq(str)
+        if is_text.any():
+            values = values.where(~is_text, values[is_text].str.split(sep))
+    tokens = values.explode()
+    tokens = tokens[tokens.notna()]
+    tokens = tokens[tokens.astype(str).str.strip() != ""]
+    return tokens.infer_objects()
+
+
+def seconds(values: pd.Series) -> np.ndarray:
+    """Timestamps as float seconds: numbers are taken as epoch seconds, text is parsed as dates."""
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().sum() >= values.notna().sum():
+        return numbers.to_numpy(dtype=np.float64)
+    dates = pd.to_datetime(values.astype(str), errors="coerce", utc=True)
+    out = (dates - pd.Timestamp(0, tz="UTC")).dt.total_seconds()
+    return out.to_numpy(dtype=np.float64)
+
+
+def left_pad(tokens: pd.Series, values: np.ndarray, n: int, max_len: int, fill, dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Place each row's most recent ``max_len`` values at the right end of an (n, max_len) array.
+
+    Returns the array, the mask of real behaviours and each row's full length.
+    """
+    rows = tokens.index.to_numpy(dtype=np.int64)
+    lengths = np.bincount(rows, minlength=n)
+    pos = tokens.groupby(level=0).cumcount().to_numpy()
+    col = max_len - lengths[rows] + pos  # the newest lands in the last column
+    keep = col >= 0
+    out = np.full((n, max_len), fill, dtype=dtype)
+    mask = np.zeros((n, max_len), dtype=bool)
+    out[rows[keep], col[keep]] = values[keep]
+    mask[rows[keep], col[keep]] = True
+    return out, mask, lengths
+
+
 class FeatureEncoder:
     """Fitted encoding of one dataset's columns; serialisable with ``to_dict``/``from_dict``."""
 
@@ -63,6 +122,11 @@ class FeatureEncoder:
         self.vocabs: dict[str, list[str]] = {}
         self.numeric: dict[str, dict[str, float]] = {}
         self.buckets: dict[str, list[float]] = {}
+        self.sequences: dict[str, str] = {}  # sequence column -> categorical field sharing its vocabulary
+        self.item: str | None = None
+        self.time_sequence: str | None = None
+        self.timestamp: str | None = None
+        self.time_origin: float = 0.0
 
     @classmethod
     def fit(cls, df: pd.DataFrame, roles: dict[str, str], config: EncoderConfig | None = None) -> "FeatureEncoder":
@@ -79,8 +143,12 @@ class FeatureEncoder:
         nums = [c for c, r in roles.items() if r == "numeric"]
         if not cats and not nums:
             raise DataError("No feature columns: give at least one column the role categorical or numeric.")
+        enc._fit_sequence_roles(roles, cats)
         for col in cats:
             counts = _as_text(df[col]).value_counts()
+            for seq_col, target in enc.sequences.items():
+                if target == col:
+                    counts = counts.add(_as_text(sequence_tokens(df[seq_col], enc.config.seq_sep)).value_counts(), fill_value=0)
             kept = counts[counts >= enc.config.min_count].index
             enc.vocabs[col] = sorted(kept.tolist())
         for col in nums:
@@ -98,7 +166,42 @@ class FeatureEncoder:
                     filled = np.sign(filled) * np.log1p(np.abs(filled))
                 std = float(filled.std())
                 enc.numeric[col] = {"median": median, "mean": float(filled.mean()), "std": std if std > 1e-12 else 1.0}
+        if enc.time_sequence:
+            first = [sequence_tokens(df[enc.time_sequence], enc.config.seq_sep)]
+            if enc.timestamp:
+                first.append(df[enc.timestamp])
+            origins = [np.nanmin(seconds(t)) for t in first if len(t) and np.isfinite(seconds(t)).any()]
+            enc.time_origin = float(min(origins)) if origins else 0.0
         return enc
+
+    def _fit_sequence_roles(self, roles: dict[str, str], cats: list[str]) -> None:
+        """Decide which categorical field each sequence column shares (see the module docstring)."""
+        seq_cols = [c for c, r in roles.items() if r == "sequence"]
+        if not seq_cols:
+            return
+        items = [c for c, r in roles.items() if r == "item_id"]
+        times = [c for c in seq_cols if is_time_sequence(c)]
+        timestamps = [c for c, r in roles.items() if r == "timestamp"]
+        for col in seq_cols:
+            if col in times:
+                continue
+            stem = col
+            for prefix in ("hist_", "history_"):
+                stem = stem[len(prefix):] if stem.startswith(prefix) else stem
+            for suffix in ("_hist", "_history", "_seq", "_sequence"):
+                stem = stem[:-len(suffix)] if stem.endswith(suffix) else stem
+            target = stem if stem in cats else (items[0] if items else None)
+            if target is None:
+                raise DataError(f"Sequence column `{col}` needs an item column to share ids with: give the target "
+                                f"item column the role item_id (or name the sequence after a categorical column).")
+            if target in self.sequences.values():
+                raise DataError(f"Two sequence columns share the vocabulary of `{target}`; keep one and ignore the other.")
+            self.sequences[col] = target
+        if not self.sequences:
+            raise DataError(f"Sequence column `{times[0]}` holds times but no sequence of items goes with it.")
+        self.item = items[0] if items else next(iter(self.sequences.values()))
+        self.time_sequence = times[0] if times else None
+        self.timestamp = timestamps[0] if timestamps else None
 
     @property
     def categorical_fields(self) -> list[str]:
@@ -112,7 +215,12 @@ class FeatureEncoder:
     def schema(self) -> FeatureSchema:
         fields = [CategoricalField(c, len(v) + 2) for c, v in self.vocabs.items()]
         fields += [CategoricalField(c, len(e) + 2) for c, e in self.buckets.items()]
-        return FeatureSchema(categorical=tuple(fields), numeric=tuple(self.dense_fields), has_user=self.user is not None)
+        sequence = None
+        if self.sequences:
+            sequence = SequenceSpec(item_field=self.item, fields={t: t for t in self.sequences.values()},
+                                    max_len=self.config.max_len, has_time=self.time_sequence is not None)
+        return FeatureSchema(categorical=tuple(fields), numeric=tuple(self.dense_fields), sequence=sequence,
+                             has_user=self.user is not None)
 
     def transform(self, df: pd.DataFrame) -> TensorTable:
         n = len(df)
@@ -141,15 +249,47 @@ class FeatureEncoder:
             out["num"] = torch.from_numpy(np.stack(dense, axis=1))
         if self.user is not None:
             out["user"] = torch.from_numpy(pd.factorize(_as_text(df[self.user]).fillna(""))[0].astype(np.int64))
+        if self.sequences:
+            out.update(self._transform_sequences(df))
+        return out
+
+    def _transform_sequences(self, df: pd.DataFrame) -> TensorTable:
+        n, max_len, sep = len(df), self.config.max_len, self.config.seq_sep
+        out: TensorTable = {}
+        lengths = None
+        for col, target in self.sequences.items():
+            tokens = sequence_tokens(df[col], sep)
+            codes = pd.Index(self.vocabs[target], dtype=object).get_indexer(_as_text(tokens).to_numpy(dtype=object))
+            ids, mask, lengths = left_pad(tokens, np.where(codes >= 0, codes + 2, 1).astype(np.int64), n, max_len, 0, np.int64)
+            out[f"hist_{target}"] = torch.from_numpy(ids)  # (B, L)
+            out["hist_mask"] = torch.from_numpy(mask)  # (B, L)
+        if self.time_sequence:
+            tokens = sequence_tokens(df[self.time_sequence], sep)
+            times, _, time_lengths = left_pad(tokens, seconds(tokens) - self.time_origin, n, max_len, 0.0, np.float64)
+            if not np.array_equal(time_lengths, lengths):
+                bad = int(np.flatnonzero(time_lengths != lengths)[0])
+                raise DataError(f"Row {bad}: `{self.time_sequence}` has {time_lengths[bad]} times but the behaviour "
+                                f"sequence has {lengths[bad]} items; every behaviour needs one time.")
+            times = np.nan_to_num(times)
+            if self.timestamp:
+                target_time = np.nan_to_num(seconds(df[self.timestamp]) - self.time_origin)
+            else:
+                target_time = times.max(axis=1)
+            out["hist_time"] = torch.from_numpy(times.astype(np.float32))  # (B, L)
+            out["target_time"] = torch.from_numpy(target_time.astype(np.float32))  # (B,)
         return out
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "user": self.user, "config": asdict(self.config), "vocabs": self.vocabs,
-                "numeric": self.numeric, "buckets": self.buckets}
+                "numeric": self.numeric, "buckets": self.buckets, "sequences": self.sequences, "item": self.item,
+                "time_sequence": self.time_sequence, "timestamp": self.timestamp, "time_origin": self.time_origin}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "FeatureEncoder":
         enc = cls()
         enc.label, enc.user, enc.config = data["label"], data["user"], EncoderConfig(**data["config"])
         enc.vocabs, enc.numeric, enc.buckets = data["vocabs"], data["numeric"], data["buckets"]
+        enc.sequences, enc.item = dict(data.get("sequences", {})), data.get("item")
+        enc.time_sequence, enc.timestamp = data.get("time_sequence"), data.get("timestamp")
+        enc.time_origin = float(data.get("time_origin", 0.0))
         return enc

@@ -10,6 +10,7 @@ from torch import nn
 
 from mlcore.api import ParamError, RunContext, RunResult
 from mlcore.batching import take
+from mlcore.device import select_device
 from mlcore.metrics import auc, binary_report, calibration, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
 
@@ -17,6 +18,7 @@ from .features import EncoderConfig, FeatureEncoder
 from .schema import FeatureSchema
 from .split import split_frame
 
+TABULAR_ROLES = ("label", "categorical", "numeric", "user_id", "item_id", "timestamp", "split")
 NetFactory = Callable[[FeatureSchema, dict[str, Any]], nn.Module]
 
 
@@ -42,19 +44,24 @@ def train_tabular(ctx: RunContext, net_factory: NetFactory) -> RunResult:
     check_split(p)
     if "hidden_units" in p:
         parse_hidden_units(p["hidden_units"])
-    device = torch.device(ctx.device)
-    used = [c for c, r in ctx.roles.items() if r in ("label", "categorical", "numeric", "user_id", "item_id", "timestamp", "split")]
+    device = select_device(ctx.device)
+    roles = {c: r for c, r in ctx.roles.items() if r in TABULAR_ROLES}  # tabular nets read no sequences
+    used = list(roles)
     ctx.progress(0.0, "loading data")
     frame = ctx.read_table(used)
     ctx.log(f"loaded {len(frame):,} rows, {len(used)} columns")
-    time_cols = [c for c, r in ctx.roles.items() if r == "timestamp"]
-    split_cols = [c for c, r in ctx.roles.items() if r == "split"]
+    time_cols = [c for c, r in roles.items() if r == "timestamp"]
+    split_cols = [c for c, r in roles.items() if r == "split"]
+    method = p["split_method"]
+    if split_cols and method == "random":
+        method = "column"  # the analyst's own split column wins over the default random split
+        ctx.log(f"using the split column `{split_cols[0]}`")
     train_df, valid_df, test_df = split_frame(
-        frame, method=p["split_method"], valid_frac=p["valid_frac"], test_frac=p["test_frac"], seed=p["seed"],
+        frame, method=method, valid_frac=p["valid_frac"], test_frac=p["test_frac"], seed=p["seed"],
         time_column=time_cols[0] if time_cols else None, split_column=split_cols[0] if split_cols else None)
-    ctx.log(f"split ({p['split_method']}): train {len(train_df):,}, valid {len(valid_df):,}, test {len(test_df):,}")
+    ctx.log(f"split ({method}): train {len(train_df):,}, valid {len(valid_df):,}, test {len(test_df):,}")
     ctx.progress(0.0, "encoding features")
-    encoder = FeatureEncoder.fit(train_df, ctx.roles, EncoderConfig(min_count=p["min_count"], numeric=p["numeric"]))
+    encoder = FeatureEncoder.fit(train_df, roles, EncoderConfig(min_count=p["min_count"], numeric=p["numeric"]))
     train, valid, test = (encoder.transform(d) for d in (train_df, valid_df, test_df))
     schema = encoder.schema
     ctx.log(f"features: {schema.num_categorical} categorical ({sum(f.vocab_size for f in schema.categorical):,} "

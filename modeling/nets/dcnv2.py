@@ -9,6 +9,8 @@ from .layers import MLP, FeatureEmbedding
 
 
 class CrossNetwork(nn.Module):
+    """Stacked full-rank cross layers (DCN-V2 eq. 1); the low-rank mixture variant is not built."""
+
     def __init__(self, dim: int, num_layers: int):
         super().__init__()
         self.layers = nn.ModuleList(nn.Linear(dim, dim) for _ in range(num_layers))
@@ -21,8 +23,18 @@ class CrossNetwork(nn.Module):
 
 
 class DCNv2(nn.Module):
-    """``structure`` "parallel" (cross and deep side by side, the paper's default for our data
-    sizes) or "stacked" (deep on top of cross)."""
+    """DCN-V2: Wang et al., "DCN V2: Improved Deep & Cross Network and Practical Lessons for
+    Web-scale Learning to Rank Systems", WWW 2021.
+
+    ``embedding_dim``: size of every field embedding; ``cross_layers``: number of full-rank cross
+    layers; ``hidden_units``/``dropout``/``batch_norm``: the deep tower; ``structure``: "parallel"
+    (cross and deep side by side, outputs concatenated) or "stacked" (deep tower on the cross output).
+
+    Departures: numeric fields enter ``x0`` as a learned field vector scaled by the normalised value
+    (the same ``FeatureEmbedding`` as DeepFM) rather than as raw dense values, so every field has
+    width ``embedding_dim``; no low-rank / mixture-of-experts cross (DCN-Mix), which the paper
+    offers for serving cost, not accuracy.
+    """
 
     def __init__(self, schema: FeatureSchema, embedding_dim: int = 16, cross_layers: int = 3,
                  hidden_units: list[int] = (400, 400, 400), dropout: float = 0.0, batch_norm: bool = False,

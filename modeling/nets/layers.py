@@ -30,10 +30,12 @@ class FeatureEmbedding(nn.Module):
         return torch.cat(parts, dim=1)  # (B, F, D)
 
     def regularizer(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        """Mean over the batch of the squared norms of the embedding rows it used."""
-        if not self.offsets.numel():
-            return self.numeric.pow(2).sum()
-        return self.table(batch["cat"] + self.offsets).pow(2).sum() / len(batch["cat"])
+        """Sum of squared embedding rows the batch used (plus the numeric field vectors): only the
+        rows a batch touches are shrunk, as in FuxiCTR's per-batch embedding regulariser."""
+        total = self.numeric.pow(2).sum()
+        if self.offsets.numel():
+            total = total + self.table(batch["cat"] + self.offsets).pow(2).sum()  # (B, F_cat, D) -> ()
+        return total
 
 
 class MLP(nn.Module):

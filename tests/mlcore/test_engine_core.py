@@ -120,3 +120,17 @@ def test_early_stopping_restores_the_best_epoch():
     with torch.no_grad():
         assert _evaluate(model, valid)["auc"] == pytest.approx(result.best_valid["auc"])
     assert result.best_valid["auc"] == max(h["valid_auc"] for h in result.history)
+
+
+def test_cancelled_propagates_at_the_next_batch():
+    train, valid = _problem()
+    calls = []
+
+    def cancel_at_third_batch():
+        calls.append(1)
+        if len(calls) == 3:
+            raise Cancelled()
+    with pytest.raises(Cancelled):
+        fit(nn.Linear(5, 1), train, valid, loss_fn=_loss, evaluate=_evaluate, config=TrainConfig(epochs=3, batch_size=32),
+            device=torch.device("cpu"), check_cancelled=cancel_at_third_batch)
+    assert len(calls) == 3

@@ -122,3 +122,47 @@ def test_on_real_criteo_data_deepfm_beats_lr_and_both_beat_chance(tmp_path, shar
     deepfm = run_algorithm("deepfm", df, roles, tmp_path / "deepfm", epochs=5, batch_size=2048)
     assert lr.metrics["auc"] > 0.6
     assert deepfm.metrics["auc"] > lr.metrics["auc"] + 0.005
+
+
+SEQ_ROLES = {"click": "label", "item_id": "item_id", "hist_item_id": "sequence", "hist_time": "sequence", "ts": "timestamp"}
+
+
+def sequence_frame():
+    return pd.DataFrame({"click": [0, 1, 0, 1], "item_id": ["a", "b", "c", "a"],
+                         "hist_item_id": ["a|b|c", "", None, "b|b|a|c|zzz"],
+                         "hist_time": ["1|2|3", "", None, "4|5|6|7|8"], "ts": [10, 11, 12, 13]})
+
+
+def test_sequences_are_left_padded_and_keep_the_most_recent_items():
+    df = sequence_frame()
+    enc = FeatureEncoder.fit(df.iloc[:3], SEQ_ROLES, EncoderConfig(min_count=1, max_len=3))
+    table = enc.transform(df)
+    a, b, c = (enc.vocabs["item_id"].index(v) + 2 for v in "abc")
+    assert table["hist_item_id"].tolist() == [[a, b, c], [0, 0, 0], [0, 0, 0], [a, c, 1]]  # zzz unseen: OOV
+    assert table["hist_mask"].tolist() == [[True] * 3, [False] * 3, [False] * 3, [True] * 3]
+    assert table["hist_time"][3].tolist() == [5.0, 6.0, 7.0] and table["target_time"].tolist() == [9, 10, 11, 12]
+    assert enc.schema.sequence.fields == {"item_id": "item_id"} and enc.schema.sequence.has_time
+
+
+def test_parquet_lists_encode_like_delimited_text_and_the_encoder_round_trips():
+    df = sequence_frame()
+    enc = FeatureEncoder.fit(df, SEQ_ROLES, EncoderConfig(min_count=1, max_len=4))
+    lists = df.assign(hist_item_id=[["a", "b", "c"], [], None, ["b", "b", "a", "c", "zzz"]],
+                      hist_time=[[1, 2, 3], [], None, [4, 5, 6, 7, 8]])
+    expected, got = enc.transform(df), FeatureEncoder.from_dict(enc.to_dict()).transform(lists)
+    assert set(expected) == set(got) and all(torch.equal(expected[k], got[k]) for k in expected)
+
+
+def test_sequence_times_must_match_their_items():
+    df = sequence_frame().assign(hist_time=["1|2", "", None, "4|5|6|7|8"])
+    enc = FeatureEncoder.fit(df, SEQ_ROLES, EncoderConfig(min_count=1))
+    with pytest.raises(DataError, match="needs one time"):
+        enc.transform(df)
+
+
+def test_split_column_is_honoured_and_wins_over_the_random_default(tmp_path):
+    df = frame(1000).assign(part=np.repeat(["train", "valid", "test"], [600, 150, 250]))
+    train, valid, test = split_frame(df, method="column", split_column="part")
+    assert (len(train), len(valid), len(test)) == (600, 150, 250)
+    result = run_algorithm("lr", df, {**ROLES, "part": "split"}, tmp_path, epochs=1)
+    assert (result.summary["n_train"], result.summary["n_test"]) == (600, 250)

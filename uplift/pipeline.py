@@ -1,0 +1,300 @@
+"""Train an uplift model end to end for a job: validate, split by arm, encode, fit, evaluate on held-out rows.
+
+Evaluation follows spec §2.4: for each task (CTR: y = click; CTCVR: y = click ∧ conversion) and each
+treated arm k (rows of control and arm k, w = 1[t = k], score = predicted uplift of arm k) it reports
+the scikit-uplift normalised AUUC and Qini coefficient with bootstrap CIs, the causalml AUUC and Qini
+score, uplift@10/20/30 % and the decile table, plus per-task AUC on the factual outcome, and, when the
+data carries true effects, the true-effect curve and the Spearman correlation with them.
+"""
+from __future__ import annotations
+
+import math
+import pickle
+import time
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy.stats import spearmanr
+from torch import nn
+
+from mlcore.api import ParamError, RunContext, RunResult
+from mlcore.batching import TensorTable, iter_batches, to_device
+from mlcore.metrics import auc, logloss
+from mlcore.trainer import TrainConfig, fit
+from modeling.features import EncoderConfig, _as_text
+
+from . import metrics as M
+from .data import TRUE_EFFECT_PREFIXES, UpliftColumns, UpliftEncoder, stratified_split, true_effect_columns, validate_uplift_frame
+from .gbm import GBMTwoModel
+from .nets import ECUP, DragonNet, SLearner, TARNet, TLearner, UpliftNet
+
+DEEP_MODELS = ("ecup", "s_learner", "t_learner", "tarnet", "dragonnet")
+TASKS = ("ctr", "ctcvr")
+TOP_FRACTIONS = (0.1, 0.2, 0.3)
+METRIC_DEFINITIONS = {
+    "sklift_auuc": "Normalised AUUC as scikit-uplift 0.5.1 uplift_auc_score: (model − random) / (perfect − random) "
+                   "area under the uplift curve; 1 = oracle, 0 = random or constant.",
+    "sklift_qini": "Qini coefficient as scikit-uplift 0.5.1 qini_auc_score (negative_effect=True); 1 = oracle, 0 = random.",
+    "causalml_auuc": "AUUC as causalml 0.18 auuc_score(normalize=True): mean of the gain curve scaled to end at 1; "
+                     "random ≈ 0.5.",
+    "causalml_qini": "Qini score as causalml 0.18 qini_score(normalize=True): mean height above the random chord; "
+                     "random ≈ 0.",
+    "uplift_at_k": "Treated minus control response rate among the top k % by predicted uplift (sklift uplift_at_k, "
+                   "strategy overall).",
+    "auc": "ROC AUC of the predicted probability for each row's own arm against the observed outcome.",
+    "spearman_true": "Spearman correlation between predicted and true per-row uplift (generated data only).",
+    "causalml_auuc_revenue": "causalml AUUC with revenue as the (continuous) outcome, when a revenue column exists.",
+    "naming": "<metric>_<task>_arm<k> compares arm k with control on the test rows of those two arms; <metric>_<task> "
+              "is the mean over treated arms; _low/_high are the 2.5 % and 97.5 % bootstrap percentiles.",
+}
+
+
+def parse_widths(text: str, name: str) -> tuple[int, ...]:
+    """"128,128" → (128, 128); raises ParamError for anything but 1-8 positive widths."""
+    try:
+        widths = tuple(int(part) for part in str(text).replace(" ", "").split(",") if part)
+    except ValueError:
+        widths = ()
+    if not widths or len(widths) > 8 or any(w <= 0 or w > 4096 for w in widths):
+        raise ParamError({name: f"expected 1 to 8 comma-separated layer widths between 1 and 4096, e.g. 128,128; got {text!r}"})
+    return widths
+
+
+def check_params(key: str, p: dict[str, Any]) -> None:
+    """Rules that involve more than one hyperparameter (bounds are checked by ``Param``)."""
+    if p["valid_frac"] + p["test_frac"] >= 0.9:
+        raise ParamError({"test_frac": "valid_frac + test_frac must leave at least 10% of rows for training"})
+    if key == "ecup" and p["embedding_dim"] % p["attention_heads"]:
+        raise ParamError({"attention_heads": f"must divide embedding_dim ({p['embedding_dim']}); "
+                                             f"got {p['attention_heads']}"})
+    for name in ("tower_hidden", "representation_hidden", "head_hidden"):
+        if name in p:
+            parse_widths(p[name], name)
+
+
+def build_model(key: str, schema, n_treatments: int, p: dict[str, Any]) -> UpliftNet | GBMTwoModel:
+    if key == "ecup":
+        return ECUP(schema, n_treatments, p["embedding_dim"], p["attention_heads"], p["attention_dim"],
+                    parse_widths(p["tower_hidden"], "tower_hidden"), p["gate_hidden"], p["gate_gamma"], p["dropout"],
+                    p["interaction"], p["task_stop_gradient"])
+    if key in ("s_learner", "t_learner"):
+        cls = SLearner if key == "s_learner" else TLearner
+        return cls(schema, n_treatments, p["embedding_dim"], parse_widths(p["tower_hidden"], "tower_hidden"), p["dropout"])
+    if key in ("tarnet", "dragonnet"):
+        args = (schema, n_treatments, p["embedding_dim"], parse_widths(p["representation_hidden"], "representation_hidden"),
+                parse_widths(p["head_hidden"], "head_hidden"), p["dropout"])
+        return TARNet(*args) if key == "tarnet" else DragonNet(*args, propensity_weight=p["propensity_weight"])
+    if key == "gbm_two_model":
+        return GBMTwoModel(schema, n_treatments, p["max_iter"], p["learning_rate"], p["max_leaf_nodes"],
+                           p["min_samples_leaf"], p["l2_regularization"], p["seed"], p["n_threads"])
+    raise ValueError(f"unknown uplift model {key!r}")
+
+
+@torch.no_grad()
+def predict_uplift(model: UpliftNet | GBMTwoModel, table: TensorTable, device: torch.device,
+                   batch_size: int = 8192) -> dict[str, np.ndarray]:
+    """Every arm's p_ctr, p_ctcvr and uplift for every row, (N, K+1) NumPy arrays."""
+    if isinstance(model, GBMTwoModel):
+        return model.uplift(table)
+    model.eval()
+    parts: dict[str, list[torch.Tensor]] = {}
+    for batch in iter_batches(table, batch_size, shuffle=False):
+        for k, v in model.uplift(to_device(batch, device)).items():
+            parts.setdefault(k, []).append(v.float().cpu())
+    return {k: torch.cat(v).numpy().astype(np.float64) for k, v in parts.items()}
+
+
+def _outcome(click: np.ndarray, conversion: np.ndarray, task: str) -> np.ndarray:
+    return click if task == "ctr" else click * conversion
+
+
+def arm_qini_scores(scores: dict[str, np.ndarray], click: np.ndarray, conversion: np.ndarray,
+                    treatment: np.ndarray, task: str) -> list[float]:
+    """sklift Qini coefficient of each treated arm against control (the early-stopping signal)."""
+    y = _outcome(click, conversion, task)
+    out = []
+    for k in range(1, scores[f"uplift_{task}"].shape[1]):
+        rows = (treatment == 0) | (treatment == k)
+        out.append(M.sklift_qini_auc_score(y[rows], scores[f"uplift_{task}"][rows, k], treatment[rows] == k))
+    return out
+
+
+def uplift_report(scores: dict[str, np.ndarray], click: np.ndarray, conversion: np.ndarray, treatment: np.ndarray,
+                  arms: list[str], true_effects: dict[str, dict[int, np.ndarray]] | None = None,
+                  revenue: np.ndarray | None = None, n_bootstrap: int = 200, seed: int = 0,
+                  max_points: int = 200) -> tuple[dict[str, float], dict[str, Any]]:
+    """Held-out metrics (flat, arm k named ``arm<k>``) and chart-ready curves per task and arm."""
+    metrics: dict[str, float] = {}
+    curves: dict[str, Any] = {}
+    true_effects = true_effects or {}
+    rows_all = np.arange(len(treatment))
+    for task in TASKS:
+        y = _outcome(click, conversion, task)
+        observed = scores[f"p_{task}"][rows_all, treatment]
+        if 0 < y.sum() < len(y):
+            metrics[f"auc_{task}"] = auc(y, observed)
+        per_arm: dict[str, Any] = {}
+        for k in range(1, len(arms)):
+            rows = (treatment == 0) | (treatment == k)
+            yk, wk, sk = y[rows], (treatment[rows] == k).astype(np.float64), scores[f"uplift_{task}"][rows, k]
+            name = f"{task}_arm{k}"
+            boot = M.bootstrap_sklift_scores(yk, sk, wk, n_boot=n_bootstrap, seed=seed + k)
+            for short, key in (("sklift_auuc", "uplift_auc"), ("sklift_qini", "qini_auc")):
+                metrics[f"{short}_{name}"] = boot[key]["score"]
+                metrics[f"{short}_{name}_low"] = boot[key]["low"]
+                metrics[f"{short}_{name}_high"] = boot[key]["high"]
+            metrics[f"causalml_auuc_{name}"] = M.causalml_auuc_score(yk, sk, wk)
+            metrics[f"causalml_qini_{name}"] = M.causalml_qini_score(yk, sk, wk)
+            for frac in TOP_FRACTIONS:
+                metrics[f"uplift_at_{round(frac * 100)}_{name}"] = M.uplift_at_k(yk, sk, wk, frac, "overall")
+            if revenue is not None:
+                metrics[f"causalml_auuc_revenue_arm{k}"] = M.causalml_auuc_score(revenue[rows], sk, wk)
+            ux, uy = M.uplift_curve(yk, sk, wk)
+            qx, qy = M.qini_curve(yk, sk, wk)
+            perfect_u, perfect_q = M.perfect_uplift_curve(yk, wk), M.perfect_qini_curve(yk, wk)
+            arm_curves = {
+                "arm": arms[k], "n_treated": int(wk.sum()), "n_control": int(len(wk) - wk.sum()),
+                "uplift": M.downsample_curve(ux, uy, max_points),
+                "uplift_perfect": M.downsample_curve(*perfect_u, max_points),
+                "uplift_random": M.downsample_curve(*M.random_curve(perfect_u), max_points),
+                "qini": M.downsample_curve(qx, qy, max_points),
+                "qini_perfect": M.downsample_curve(*perfect_q, max_points),
+                "qini_random": M.downsample_curve(*M.random_curve(perfect_q), max_points),
+                "deciles": M.uplift_by_percentile(yk, sk, wk, bins=min(10, len(yk))),
+            }
+            tau = true_effects.get(task, {}).get(k)
+            if tau is not None:
+                tau_k = tau[rows]
+                arm_curves["true_effect"] = M.downsample_curve(*M.true_uplift_curve(tau_k, sk), max_points)
+                arm_curves["true_effect_oracle"] = M.downsample_curve(*M.true_uplift_curve(tau_k, tau_k), max_points)
+                metrics[f"spearman_true_{name}"] = float(spearmanr(sk, tau_k).statistic)
+            per_arm[str(k)] = arm_curves
+        curves[task] = per_arm
+        for short in ("sklift_auuc", "sklift_qini", "causalml_auuc", "causalml_qini", "spearman_true"):
+            values = [metrics[f"{short}_{task}_arm{k}"] for k in range(1, len(arms)) if f"{short}_{task}_arm{k}" in metrics]
+            if values:
+                metrics[f"{short}_{task}"] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
+    return {k: float(v) for k, v in metrics.items() if math.isfinite(v)}, _json_safe(curves)
+
+
+def _json_safe(obj: Any) -> Any:
+    """NaN and infinities become None so curves survive JSON."""
+    if isinstance(obj, dict):
+        return {k: _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
+    """The shared pipeline of every uplift algorithm (deep nets through the shared trainer, or the GBM)."""
+    p = ctx.params
+    check_params(model_key, p)
+    device = torch.device(ctx.device)
+    columns = UpliftColumns.from_roles(ctx.roles)
+    effect_candidates = [c for c in ctx.roles if c.startswith(tuple(TRUE_EFFECT_PREFIXES.values()))]
+    ctx.progress(0.0, "loading data")
+    frame = ctx.read_table(list(dict.fromkeys(columns.used + effect_candidates)))
+    ctx.log(f"loaded {len(frame):,} rows")
+    warnings = validate_uplift_frame(frame, columns, p["control"])
+    for message in warnings:
+        ctx.log(f"warning: {message}")
+    arm_codes = pd.factorize(_as_text(frame[columns.treatment]), sort=True)[0]
+    train_idx, valid_idx, test_idx = stratified_split(arm_codes, p["valid_frac"], p["test_frac"], p["seed"])
+    train_df, valid_df, test_df = (frame.iloc[i] for i in (train_idx, valid_idx, test_idx))
+    ctx.log(f"split stratified by arm: train {len(train_df):,}, valid {len(valid_df):,}, test {len(test_df):,}")
+    ctx.progress(0.0, "encoding features")
+    encoder = UpliftEncoder.fit(train_df, columns, p["control"], EncoderConfig(min_count=p["min_count"], numeric=p["numeric"]))
+    train, valid, test = (encoder.transform(d) for d in (train_df, valid_df, test_df))
+    ctx.log(f"arms: control {encoder.arms[0]!r}, treated {encoder.arms[1:]}")
+    torch.manual_seed(p["seed"])
+    model = build_model(model_key, encoder.schema, encoder.n_treatments, p)
+    started = time.perf_counter()
+    summary: dict[str, Any] = {}
+    history: list[dict] = []
+    if isinstance(model, GBMTwoModel):
+        model.fit(train, valid, ctx.check_cancelled, lambda f, phase: ctx.progress(0.9 * f, phase))
+        summary["samples_per_s"] = round(2 * len(train_df) / max(time.perf_counter() - started, 1e-9), 1)
+    else:
+        result = _fit_deep(ctx, model, train, valid, device)
+        history = result.history
+        summary.update(params_count=sum(t.numel() for t in model.parameters()),
+                       samples_per_s=round(result.samples_per_second, 1), best_epoch=result.best_epoch,
+                       stopped_early=result.stopped_early, resumed_from=result.resumed_from)
+    ctx.progress(0.95, "evaluating on held-out rows")
+    scores = predict_uplift(model, test, device)
+    effects = true_effect_columns(list(test_df.columns), encoder.arms)
+    true_effects = {task: {k: test_df[col].to_numpy(dtype=np.float64) for k, col in cols.items()}
+                    for task, cols in effects.items()}
+    metrics, curves = uplift_report(
+        scores, test["click"].numpy().astype(np.float64), test["conversion"].numpy().astype(np.float64),
+        test["treatment"].numpy(), encoder.arms, true_effects,
+        test["revenue"].numpy().astype(np.float64) if "revenue" in test else None,
+        n_bootstrap=p["n_bootstrap"], seed=p["seed"])
+    curves["history"] = _json_safe(history)
+    artifact = ctx.workdir / ("model.pkl" if isinstance(model, GBMTwoModel) else "model.pt")
+    payload = {"model_key": model_key, "encoder": encoder.to_dict(), "params": dict(p)}
+    if isinstance(model, GBMTwoModel):
+        with open(artifact, "wb") as fh:
+            pickle.dump({**payload, "model": model}, fh)
+    else:
+        torch.save({**payload, "state_dict": model.state_dict()}, artifact)
+    t_test = test["treatment"].numpy()
+    summary.update(
+        device=str(device), n_train=len(train_df), n_valid=len(valid_df), n_test=len(test_df),
+        arms={str(k): arm for k, arm in enumerate(encoder.arms)}, control=encoder.arms[0],
+        test_rows_per_arm={arm: int((t_test == k).sum()) for k, arm in enumerate(encoder.arms)},
+        warnings=warnings, metric_definitions=METRIC_DEFINITIONS, train_seconds=round(time.perf_counter() - started, 2),
+        has_true_effects=bool(true_effects))
+    if "exposure" in test:
+        exposure = test["exposure"].numpy()
+        summary["exposure_rate_per_arm"] = {arm: float(exposure[t_test == k].mean()) if (t_test == k).any() else None
+                                            for k, arm in enumerate(encoder.arms)}
+    return RunResult(metrics=metrics, curves=curves, artifact=artifact, summary=summary)
+
+
+def _fit_deep(ctx: RunContext, model: UpliftNet, train: TensorTable, valid: TensorTable, device: torch.device):
+    p = ctx.params
+    config = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"],
+                         embedding_l2=p["embedding_l2"], patience=p["patience"], seed=p["seed"], monitor=p["monitor"],
+                         monitor_mode="min" if p["monitor"] == "loss" else "max")
+    click_v = valid["click"].numpy().astype(np.float64)
+    conv_v = valid["conversion"].numpy().astype(np.float64)
+    t_v = valid["treatment"].numpy()
+
+    def loss_fn(net: nn.Module, batch: TensorTable) -> torch.Tensor:
+        return net.loss(batch)
+
+    def evaluate(net: nn.Module, table: TensorTable) -> dict[str, float]:
+        scores = predict_uplift(net, table, device, config.eval_batch_size)
+        out = {"loss": 0.0}
+        for task in TASKS:
+            qini = np.asarray(arm_qini_scores(scores, click_v, conv_v, t_v, task))
+            out[f"qini_{task}"] = float(np.nanmean(qini)) if np.isfinite(qini).any() else float("-inf")
+            y = _outcome(click_v, conv_v, task)
+            observed = scores[f"p_{task}"][np.arange(len(t_v)), t_v]
+            out[f"auc_{task}"] = auc(y, observed) if 0 < y.sum() < len(y) else 0.5
+            out["loss"] += logloss(y, observed)
+        return out
+
+    return fit(model, train, valid, loss_fn=loss_fn, evaluate=evaluate, config=config, device=device,
+               workdir=ctx.workdir, progress=lambda f, phase: ctx.progress(0.9 * f, phase), log=ctx.log,
+               check_cancelled=ctx.check_cancelled)
+
+
+
+def load_model(artifact) -> tuple[UpliftNet | GBMTwoModel, UpliftEncoder]:
+    """The trained model (in eval mode) and its encoder from a job's artifact, to score new rows."""
+    if str(artifact).endswith(".pkl"):
+        with open(artifact, "rb") as fh:
+            saved = pickle.load(fh)
+        return saved["model"], UpliftEncoder.from_dict(saved["encoder"])
+    saved = torch.load(artifact, map_location="cpu", weights_only=False)
+    encoder = UpliftEncoder.from_dict(saved["encoder"])
+    model = build_model(saved["model_key"], encoder.schema, encoder.n_treatments, saved["params"])
+    model.load_state_dict(saved["state_dict"])
+    return model.eval(), encoder

@@ -1,0 +1,1 @@
+"""Attribute-extraction networks (plain PyTorch)."""

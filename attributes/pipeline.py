@@ -1,0 +1,213 @@
+"""One attribute-extraction job: read the catalogue, evaluate on seeded splits, write predictions.
+
+The dataset reaches us through :class:`~mlcore.api.RunContext`: ``read_table()`` is a long table
+with a row per known (product, attribute, value) and the product columns repeated; a product with
+no label has one row with empty attribute and value. Column roles:
+
+====================  ==================================================================
+``item_id``           product id (required)
+``title``             product title (required)
+``description``       longer product text (optional)
+``category``          product category (optional; one category for all when absent)
+``attribute``         attribute name of the label on this row (optional)
+``value``             attribute value of the label on this row (optional)
+====================  ==================================================================
+
+``ctx.extra`` may carry ``groups`` (a ``group_id, product_id, kind`` frame of behaviour groups:
+sessions, co-view lists), ``candidates`` (a ``category, attribute, value`` frame of allowed values
+no product carries yet) and ``text_cache_dir``.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from attributes.baselines import MultiLabelClassifier, TextSimilarityRanker
+from attributes.evaluation import (Split, allowed_matrix, choose_threshold, decide,
+                                   evaluate_scores, find_evidence, make_split, mean_std,
+                                   truth_matrix)
+from attributes.features import NodeFeatures, encode_node_features
+from attributes.hypergraph import Catalogue, encode_catalogue
+from attributes.io import split_long_table
+from attributes.training import HyperPAVERanker
+from mlcore.api import DataError, RunContext, RunResult
+
+METHODS = ("hyperpave", "text_similarity", "multilabel_classifier")
+_ROLE_COLUMNS = {"item_id": "product_id", "product_id": "product_id", "title": "title",
+                 "description": "description", "category": "category",
+                 "attribute": "attribute", "value": "value"}
+
+
+def catalogue_from_context(ctx: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Products and labels from the job's table, using the roles the analyst confirmed."""
+    columns = {}
+    for column, role in ctx.roles.items():
+        if role in _ROLE_COLUMNS and _ROLE_COLUMNS[role] not in columns:
+            columns[_ROLE_COLUMNS[role]] = column
+    for needed in ("product_id", "title"):
+        if needed not in columns:
+            role = "item_id" if needed == "product_id" else needed
+            raise DataError(f"no column has the role `{role}`; attribute extraction needs a "
+                            "product id and a title")
+    frame = ctx.read_table(list(columns.values()))
+    products, labels = split_long_table(frame, columns)
+    if labels.empty:
+        raise DataError("no labelled (attribute, value) rows: give at least some products their "
+                        "known attribute values in the `attribute` and `value` columns")
+    return products, labels
+
+
+def make_ranker(method: str, params: dict[str, Any], seed: int, device: str):
+    """The ranker for ``method`` with the job's hyperparameters."""
+    if method == "text_similarity":
+        return TextSimilarityRanker()
+    if method == "multilabel_classifier":
+        return MultiLabelClassifier(l2=params["l2"], max_epochs=params["max_epochs"],
+                                    lr=params["lr"], seed=seed, device=device)
+    if method == "hyperpave":
+        return HyperPAVERanker(
+            hidden_dim=params["hidden_dim"], max_epochs=params["max_epochs"], lr=params["lr"],
+            weight_decay=params["weight_decay"], dropout=params["dropout"],
+            negatives=params["negatives"], mask_products=params["mask_products"],
+            mask_aspects=params["mask_aspects"],
+            use_candidate_edges=params["use_candidate_edges"], seed=seed, device=device)
+    raise ValueError(f"unknown attribute method {method!r}; known: {', '.join(METHODS)}")
+
+
+def evaluate_method(catalogue: Catalogue, features: NodeFeatures, split: Split, method: str,
+                    params: dict[str, Any], *, groups: pd.DataFrame | None = None,
+                    device: str = "cpu", progress=lambda f, p: None,
+                    check_cancelled=lambda: None, log=lambda m: None):
+    """Fit on one split, pick the threshold on validation, score the test products.
+
+    Returns ``(ranker, threshold, metrics, breakdown, fit_info)``.
+    """
+    ranker = make_ranker(method, params, split.seed, device)
+    info = ranker.fit(catalogue, features, split, groups=groups, progress=progress,
+                      check_cancelled=check_cancelled, log=log)
+    valid_scores = ranker.score(split.valid_products)
+    threshold = choose_threshold(valid_scores, truth_matrix(catalogue, split.valid_products),
+                                 allowed_matrix(catalogue, split.valid_products),
+                                 catalogue.aspect_attribute)
+    metrics, breakdown = evaluate_scores(catalogue, split.test_products,
+                                         ranker.score(split.test_products), threshold,
+                                         split.seen_aspects)
+    return ranker, threshold, metrics, breakdown, info
+
+
+def prediction_rows(catalogue: Catalogue, ranker, split: Split, threshold: float,
+                    products: np.ndarray) -> pd.DataFrame:
+    """Decided values for ``products`` with score, evidence span and stated/inferred flag."""
+    columns = ["product_id", "attribute", "value", "score", "stated", "evidence_field",
+               "evidence_start", "evidence_end", "split", "is_new_value", "correct"]
+    if len(products) == 0:
+        return pd.DataFrame(columns=columns)
+    scores = ranker.score(products)  # (n, A)
+    predicted = decide(scores, allowed_matrix(catalogue, products), catalogue.aspect_attribute,
+                       threshold)
+    row, aspect = np.nonzero(predicted)
+    product = products[row]
+    values = [catalogue.aspect_values[a] for a in aspect]
+    evidence = find_evidence([catalogue.titles[p] for p in product],
+                             [catalogue.descriptions[p] for p in product], values)
+    part = split.part_of(catalogue.num_products)[product]
+    correct = pd.array(truth_matrix(catalogue, products)[row, aspect], dtype="boolean")
+    correct[part == "unlabelled"] = pd.NA
+    return pd.DataFrame({
+        "product_id": catalogue.product_ids[product],
+        "attribute": [catalogue.attributes[i] for i in catalogue.aspect_attribute[aspect]],
+        "value": values, "score": scores[row, aspect].astype(float),
+        **{c: evidence[c].to_numpy() for c in ("stated", "evidence_field")},
+        "evidence_start": evidence["evidence_start"].array,
+        "evidence_end": evidence["evidence_end"].array,
+        "split": part, "is_new_value": ~split.seen_aspects[aspect], "correct": correct,
+    })[columns]
+
+
+def _save_model(path: Path, method: str, ranker, features: NodeFeatures, catalogue: Catalogue,
+                threshold: float) -> None:
+    state: dict[str, Any] = {"method": method, "threshold": threshold,
+                             "encoder": {"method": features.encoder.method,
+                                         "dim": features.encoder.dim,
+                                         "projection": features.encoder.projection},
+                             "attributes": catalogue.attributes,
+                             "aspect_attribute": catalogue.aspect_attribute,
+                             "aspect_values": catalogue.aspect_values}
+    if isinstance(ranker, HyperPAVERanker):
+        state.update(state_dict=ranker.model.state_dict(), beta=ranker.beta, gamma=ranker.gamma,
+                     edge_types=ranker.model.edge_types)
+    elif isinstance(ranker, MultiLabelClassifier):
+        state.update(weight=ranker.weight.cpu(), bias=ranker.bias.cpu(), columns=ranker.columns)
+    torch.save(state, path)
+
+
+def train_attributes(ctx: RunContext, method: str) -> RunResult:
+    """Evaluate ``method`` over ``n_splits`` seeded splits, then predict with the first split's model.
+
+    Metrics are means over splits (``<name>_std`` beside each); predictions cover the first
+    split's test products and every unlabelled product, written to ``predictions.parquet``.
+    """
+    params = ctx.params
+    started = time.perf_counter()
+    ctx.progress(0.0, "reading catalogue")
+    products, labels = catalogue_from_context(ctx)
+    catalogue = encode_catalogue(products, labels, ctx.extra.get("candidates"))
+    groups = ctx.extra.get("groups")
+    ctx.progress(0.02, "encoding text")
+    features = encode_node_features(catalogue, method=params["text_encoder"],
+                                    dim=384 if params["text_encoder"] != "tfidf" else 256,
+                                    device=ctx.device, cache_dir=ctx.extra.get("text_cache_dir"))
+    ctx.check_cancelled()
+    n_splits = params["n_splits"]
+    runs, first = [], None
+    for i in range(n_splits):
+        seed = params["seed"] + i
+        try:
+            split = make_split(catalogue, params["split"], seed, params["holdout_share"])
+        except ValueError as exc:
+            raise DataError(str(exc)) from exc
+        if len(split.valid_products) == 0 or len(split.test_products) == 0:
+            raise DataError("too few labelled products to hold out validation and test products; "
+                            "label more products or raise `holdout_share`")
+        span = lambda f, phase, i=i: ctx.progress(0.1 + 0.85 * (i + f) / n_splits,  # noqa: E731
+                                                  f"{phase} (split {i + 1} of {n_splits})")
+        outcome = evaluate_method(catalogue, features, split, method, params, groups=groups,
+                                  device=ctx.device, progress=span,
+                                  check_cancelled=ctx.check_cancelled, log=ctx.log)
+        runs.append(outcome[2])
+        if first is None:
+            first = (split, *outcome)
+        ctx.log(f"split {i + 1}: micro-F1 {outcome[2]['micro_f1']:.4f}, mAP {outcome[2]['map']:.4f}")
+
+    ctx.progress(0.96, "writing predictions")
+    split, ranker, threshold, _, breakdown, info = first
+    unlabelled = np.setdiff1d(np.arange(catalogue.num_products), np.unique(catalogue.links[:, 0]))
+    targets = np.concatenate([split.test_products, unlabelled])
+    workdir = Path(ctx.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    predictions = prediction_rows(catalogue, ranker, split, threshold, targets)
+    predictions.to_parquet(workdir / "predictions.parquet", index=False)
+    artifact = workdir / "model.pt"
+    _save_model(artifact, method, ranker, features, catalogue, threshold)
+    ctx.progress(1.0, "done")
+    summary = {
+        "method": method, "device": ctx.device, "text_encoder": features.encoder.method,
+        "split": params["split"], "n_splits": n_splits, "threshold": threshold,
+        "products": catalogue.num_products, "categories": catalogue.num_categories,
+        "candidate_values": catalogue.num_aspects, "labels": int(len(catalogue.links)),
+        "train_products": int(len(split.train_products)),
+        "valid_products": int(len(split.valid_products)),
+        "test_products": int(len(split.test_products)), "unlabelled_products": int(len(unlabelled)),
+        "predictions_file": "predictions.parquet", "predicted_values": int(len(predictions)),
+        "seconds": round(time.perf_counter() - started, 1),
+        **{k: v for k, v in info.items() if k in ("beta", "gamma", "mixing_weights",
+                                                  "epochs_run")},
+    }
+    curves = {"history": info.get("history", []), "per_category": breakdown["category"],
+              "per_attribute": breakdown["attribute"]}
+    return RunResult(metrics=mean_std(runs), curves=curves, artifact=artifact, summary=summary)

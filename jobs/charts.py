@@ -5,9 +5,32 @@ plotly.min.js, so no chart needs a CDN or a server-side image.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from .models import Job
+
+# Per-kind chart builders: the uplift and attribute apps register theirs in ``AppConfig.ready``.
+_KIND_CHARTS: dict[str, Callable[[Job], list[dict[str, Any]]]] = {}
+_KIND_COMPARISON: dict[str, Callable[[list[Job]], list[dict[str, Any]]]] = {}
+# Per-kind template included on the job page under the metrics (e.g. a link to the planner).
+_KIND_PANELS: dict[str, str] = {}
+
+
+def register_kind_charts(kind: str, job: Callable[[Job], list[dict[str, Any]]] | None = None,
+                         comparison: Callable[[list[Job]], list[dict[str, Any]]] | None = None,
+                         panel: str | None = None) -> None:
+    """Let a dataset kind draw its own job charts, comparison charts and page panel."""
+    if job is not None:
+        _KIND_CHARTS[kind] = job
+    if comparison is not None:
+        _KIND_COMPARISON[kind] = comparison
+    if panel is not None:
+        _KIND_PANELS[kind] = panel
+
+
+def kind_panel(job: Job) -> str | None:
+    """Template name of the kind's extra panel on the job page, if it registered one."""
+    return _KIND_PANELS.get(job.kind)
 
 LAYOUT = {"margin": {"l": 60, "r": 60, "t": 40, "b": 90}, "height": 360, "autosize": True,
           "legend": {"orientation": "h", "y": -0.32}}
@@ -72,10 +95,15 @@ def calibration_figure(job: Job) -> dict[str, Any] | None:
 
 
 def job_charts(job: Job) -> list[dict[str, Any]]:
+    if job.kind in _KIND_CHARTS:
+        return _KIND_CHARTS[job.kind](job)
     return [f for f in (roc_figure([job]), learning_figure(job), calibration_figure(job)) if f]
 
 
 def comparison_charts(jobs: list[Job]) -> list[dict[str, Any]]:
+    kinds = {j.kind for j in jobs}
+    if len(kinds) == 1 and (kind := next(iter(kinds))) in _KIND_COMPARISON:
+        return _KIND_COMPARISON[kind](jobs)
     charts = []
     roc = roc_figure(jobs)
     if roc:

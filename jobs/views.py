@@ -12,7 +12,7 @@ from datasets.models import Dataset
 from datasets.selectors import datasets_visible_to
 
 from . import services
-from .charts import comparison_charts, job_charts
+from .charts import comparison_charts, job_charts, kind_panel
 from .forms import JobForm
 from .models import Job
 from .registry import algorithms_for_kind, get_algorithm
@@ -80,6 +80,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(jobs_visible_to(request.user), pk=pk)
     context = {"job": job, "charts": job_charts(job) if job.status == Job.Status.SUCCEEDED else [],
+               "kind_panel": kind_panel(job),
                "others": jobs_visible_to(request.user).filter(dataset=job.dataset, status=Job.Status.SUCCEEDED).exclude(pk=job.pk)[:20]}
     if request.htmx:
         return render(request, "jobs/_job_live.html", context)

@@ -96,3 +96,11 @@ def test_static_plotly_is_served_locally(client, user):
 
     assert finders.find("vendor/plotly.min.js").endswith("plotly.min.js")
     assert finders.find("django_htmx/htmx-2.min.js")
+
+
+@pytest.mark.django_db
+def test_swagger_ui_is_local_and_links_back_to_the_app(client, user):
+    client.force_login(user)
+    page = client.get(reverse("api-docs")).content.decode()
+    assert 'id="back-to-app"' in page and f'href="{reverse("home")}"' in page
+    assert "swagger-ui" in page and "cdn" not in page.lower()

@@ -8,6 +8,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from jobs.leaderboard import leaderboard
 from jobs.registry import algorithms_for_kind
 from jobs.selectors import jobs_visible_to
 
@@ -79,11 +80,10 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, "Column roles saved.")
                 return redirect(dataset)
     jobs = jobs_visible_to(request.user).filter(dataset=dataset)
-    finished = [j for j in jobs if j.status == "succeeded"]
-    leaderboard = sorted(finished, key=lambda j: -(j.metrics.get("auc") or 0))
+    columns, ranked = leaderboard(jobs)
     return render(request, "datasets/detail.html", {
         "dataset": dataset, "roles_form": roles_form, "role_errors": role_errors, "jobs": jobs[:50],
-        "leaderboard": leaderboard, "algorithms": algorithms_for_kind(dataset.kind),
+        "leaderboard": ranked, "leaderboard_columns": columns, "algorithms": algorithms_for_kind(dataset.kind),
         "label_rate": dataset.label_rate,
     })
 

@@ -85,3 +85,33 @@ def test_bad_upload_shows_the_reason_and_keeps_nothing(live_server, browser_page
     page.wait_for_selector("#upload-errors .error")
     assert "a CTR label must be binary" in page.inner_text("#upload-errors")
     assert Dataset.objects.count() == 0
+
+
+def test_leaderboard_sorts_by_the_clicked_metric(live_server, browser_page, user, tmp_path):
+    """The dataset page ranks finished runs by AUC; clicking "logloss" ranks the smallest first."""
+    from datasets.services import create_dataset
+    from jobs.models import Job
+
+    path = tmp_path / "d.csv"
+    path.write_text("click,site\n" + "".join(f"{i % 2},s{i % 3}\n" for i in range(60)))
+    dataset = create_dataset(owner=user, source_file=path, filename="d.csv", name="tiny")
+    runs = {name: Job.objects.create(owner=user, dataset=dataset, kind="ctr", algorithm=name, status="succeeded",
+                                     metrics={"auc": auc, "logloss": loss}, summary={"samples_per_s": sps})
+            for name, auc, loss, sps in (("lr", 0.61, 0.50, 9e5), ("deepfm", 0.65, 0.62, 7e4), ("dcnv2", 0.63, 0.55, 6e4))}
+    page = browser_page
+    page.goto(live_server.url + "/login/")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "alice-pass-123")
+    page.click("button[type=submit]")
+    page.goto(live_server.url + dataset.get_absolute_url())
+
+    def order() -> list[int]:
+        return [int(x) for x in page.eval_on_selector_all("#leaderboard tbody tr", "rows => rows.map(r => r.dataset.job)")]
+
+    assert order() == [runs["deepfm"].pk, runs["dcnv2"].pk, runs["lr"].pk]
+    page.click("#leaderboard th[data-metric=logloss]")
+    assert order() == [runs["lr"].pk, runs["dcnv2"].pk, runs["deepfm"].pk]
+    page.click("#leaderboard th[data-metric=logloss]")
+    assert order() == [runs["deepfm"].pk, runs["dcnv2"].pk, runs["lr"].pk]
+    page.click("#leaderboard th:has-text('Samples/s')")
+    assert order()[0] == runs["lr"].pk

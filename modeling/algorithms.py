@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from mlcore.api import Algorithm, Param, RunContext, RunResult
 
-from .nets import DCNv2, DeepFM, LR
-from .pipeline import parse_hidden_units, train_tabular
+from .nets import DCNv2, DeepFM, DIN, LR
+from .pipeline import parse_hidden_units, train_sequence, train_tabular
 
 COMMON = (
     Param("epochs", "int", 10, "Passes over the training rows (early stopping may end sooner).", min=1, max=200),
@@ -30,6 +30,31 @@ DEEP = (
 )
 
 
+
+
+def sequence_params(max_len: int = 50, monitor: str = "auc") -> tuple[Param, ...]:
+    """What every behaviour-sequence model adds to COMMON."""
+    return (
+        Param("max_len", "int", max_len, "Most recent behaviours kept per row (older ones are dropped).", min=1, max=1000),
+        Param("monitor", "choice", monitor, "Validation metric for early stopping and the kept epoch; gauc falls back "
+              "to auc without a user_id column.", choices=("auc", "gauc", "logloss")),
+        Param("longtail_max_behaviours", "int", 5, "Test rows with at most this many behaviours form the long-tail "
+              "slice reported as auc_longtail / gauc_longtail / n_longtail.", min=0, max=1000),
+        Param("embedding_dim", "int", 16, "Size of each field's embedding.", min=1, max=256),
+    )
+
+
+def mlp_params(hidden_units: str, dropout: float = 0.0, batch_norm: bool = False) -> tuple[Param, ...]:
+    return (
+        Param("hidden_units", "str", hidden_units, "MLP layer widths, comma separated."),
+        Param("dropout", "float", dropout, "Dropout in the MLP.", min=0.0, max=0.9),
+        Param("batch_norm", "bool", batch_norm, "BatchNorm in the MLP."),
+    )
+
+
+ATTENTION_UNITS = Param("attention_units", "str", "64,32", "Hidden widths of the attention (activation) unit.")
+
+
 def _run_lr(ctx: RunContext) -> RunResult:
     return train_tabular(ctx, lambda schema, p: LR(schema))
 
@@ -45,6 +70,12 @@ def _run_dcnv2(ctx: RunContext) -> RunResult:
         p["batch_norm"], p["structure"]))
 
 
+def _run_din(ctx: RunContext) -> RunResult:
+    return train_sequence(ctx, lambda schema, p: DIN(
+        schema, p["embedding_dim"], parse_hidden_units(p["attention_units"]), parse_hidden_units(p["hidden_units"]),
+        p["dropout"], p["batch_norm"], p["use_softmax"], p["max_len"]))
+
+
 CTR_ALGORITHMS = (
     Algorithm("lr", "ctr", "Logistic regression", "One weight per category and numeric field: the baseline.",
               COMMON, _run_lr, required_roles=("label",)),
@@ -55,4 +86,10 @@ CTR_ALGORITHMS = (
                                Param("structure", "choice", "parallel", "Cross and deep side by side or stacked.",
                                      choices=("parallel", "stacked"))),
               _run_dcnv2, required_roles=("label",)),
+    Algorithm("din", "ctr", "DIN", "Target attention over the user's past behaviours, then an MLP (Zhou et al., 2018). "
+              "Needs a sequence column.",
+              COMMON + sequence_params() + mlp_params("200,80") + (
+                  ATTENTION_UNITS,
+                  Param("use_softmax", "bool", False, "Normalise attention weights over behaviours (the paper keeps raw weights).")),
+              _run_din, required_roles=("label", "sequence")),
 )

@@ -1,0 +1,168 @@
+"""Behaviour-sequence CTR networks (DIN, QIN, TIN, AW-MoE) and their pipeline."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+
+from mlcore.api import DataError, RunContext
+from mlcore.metrics import auc
+from modeling.algorithms import CTR_ALGORITHMS
+from modeling.features import EncoderConfig, FeatureEncoder
+from modeling.nets import DIN
+from modeling.nets.behaviours import masked_softmax, recency_positions, time_gap_bucket
+from modeling.pipeline import ctr_loss, detect_separator
+from modeling.schema import CategoricalField, FeatureSchema, SequenceSpec
+
+SEQ_ROLES = {"click": "label", "user": "user_id", "item_id": "item_id", "cate": "categorical", "hour": "numeric",
+             "hist_item_id": "sequence", "hist_cate": "sequence", "hist_time": "sequence", "ts": "timestamp"}
+
+
+def sequence_frame(n=400, seed=0, max_hist=8):
+    """Clicks happen when the target's category is among the user's recent behaviours' categories."""
+    rng = np.random.default_rng(seed)
+    item_cate = {f"i{i}": f"c{i % 6}" for i in range(30)}
+    rows = []
+    for r in range(n):
+        k = int(rng.integers(0, max_hist + 1))
+        hist = list(rng.choice(list(item_cate), k))
+        target = str(rng.choice(list(item_cate)))
+        times = np.sort(rng.integers(0, 10_000, k)).tolist()
+        liked = {item_cate[h] for h in hist}
+        click = int(item_cate[target] in liked) if rng.random() > 0.05 else int(rng.integers(0, 2))
+        rows.append({"click": click, "user": f"u{r % 40}", "item_id": target, "cate": item_cate[target],
+                     "hour": float(rng.integers(0, 24)), "hist_item_id": "|".join(hist),
+                     "hist_cate": "|".join(item_cate[h] for h in hist), "hist_time": "|".join(map(str, times)),
+                     "ts": 10_000 + r})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny nets run an order of magnitude faster on one thread on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def encoded():
+    df = sequence_frame(64)
+    enc = FeatureEncoder.fit(df, SEQ_ROLES, EncoderConfig(min_count=1, max_len=8))
+    return enc.schema, enc.transform(df)
+
+
+def with_extra_padding(batch, extra=3, junk=True):
+    """The same rows with ``extra`` more padded positions on the left, holding junk values."""
+    out = dict(batch)
+    b = batch["hist_mask"].shape[0]
+    for key, value in batch.items():
+        if key.startswith("hist_"):
+            pad = torch.zeros((b, extra) + value.shape[2:], dtype=value.dtype)
+            out[key] = torch.cat([pad, value], dim=1)
+    for key in out:
+        if key.startswith("hist_") and key != "hist_mask" and junk:
+            fill = torch.full_like(out[key], 7 if out[key].dtype == torch.long else 1e6)
+            out[key] = torch.where(out["hist_mask"].reshape(out["hist_mask"].shape + (1,) * (out[key].dim() - 2)),
+                                   out[key], fill)
+    return out
+
+
+def build(net_cls, schema, **kwargs):
+    torch.manual_seed(0)
+    return net_cls(schema, **kwargs)
+
+
+NETS = [(DIN, {}), (DIN, {"use_softmax": True})]
+SOFTMAX_INVARIANT = {"attention.net.4.bias"}  # a constant added to every score cancels in a softmax
+
+
+@pytest.mark.parametrize("net_cls, kwargs", NETS)
+def test_shapes_and_padding_never_changes_the_output(net_cls, kwargs, encoded):
+    schema, batch = encoded
+    net = build(net_cls, schema, **kwargs).eval()
+    with torch.no_grad():
+        out = net(batch)
+        padded = net(with_extra_padding(batch))
+    assert out.shape == (64,) and torch.isfinite(out).all()
+    torch.testing.assert_close(padded, out, rtol=0, atol=1e-5)
+
+
+@pytest.mark.parametrize("net_cls, kwargs", NETS)
+def test_gradients_reach_every_parameter_and_a_tiny_batch_is_overfit(net_cls, kwargs, encoded):
+    schema, batch = encoded
+    net = build(net_cls, schema, **kwargs).train()
+    ctr_loss(net, batch).backward()
+    for name, p in net.named_parameters():
+        assert p.grad is not None and torch.isfinite(p.grad).all(), name
+        if not (kwargs.get("use_softmax") and name in SOFTMAX_INVARIANT):
+            assert p.grad.abs().sum() > 0, name
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)
+    for _ in range(150):
+        opt.zero_grad()
+        ctr_loss(net, batch).backward()
+        opt.step()
+    net.eval()
+    with torch.no_grad():
+        assert auc(batch["label"].numpy(), net(batch).numpy()) > 0.99
+
+
+def test_masked_softmax_ignores_padding_and_empty_rows_stay_finite():
+    scores = torch.tensor([[1.0, 2.0, 3.0], [5.0, 0.0, 0.0]], requires_grad=True)
+    mask = torch.tensor([[False, True, True], [False, False, False]])
+    w = masked_softmax(scores, mask)
+    expected = torch.softmax(torch.tensor([2.0, 3.0]), 0)
+    assert w[0, 0] == 0 and torch.allclose(w[0, 1:], expected) and w[1].eq(0).all()
+    w.sum().backward()
+    assert torch.isfinite(scores.grad).all()
+
+
+def test_recency_positions_and_time_buckets():
+    mask = torch.tensor([[False, True, True, True], [True, False, True, True]])
+    assert recency_positions(mask).tolist() == [[0, 3, 2, 1], [3, 0, 2, 1]]
+    buckets = time_gap_bucket(torch.tensor([0.0, 1.0, 3600.0, 86400.0, 1e12]), 64)
+    assert buckets.tolist() == [0, 0, 27, 37, 64]
+
+
+def run_algorithm(key, df, roles, tmp_path, **params):
+    algo = next(a for a in CTR_ALGORITHMS if a.key == key)
+    ctx = RunContext(params=algo.validate(params), roles=roles, read_table=lambda cols=None: df[cols] if cols else df,
+                     workdir=tmp_path)
+    return algo.run(ctx)
+
+
+SEQUENCE_KEYS = ["din"]
+
+
+@pytest.mark.parametrize("key", SEQUENCE_KEYS)
+def test_sequence_model_on_a_dataset_without_sequences_fails_with_a_clear_error(key, tmp_path):
+    df = sequence_frame(50)
+    roles = {c: r for c, r in SEQ_ROLES.items() if r != "sequence"}
+    with pytest.raises(DataError, match="role `sequence`"):
+        run_algorithm(key, df, roles, tmp_path)
+
+
+@pytest.mark.parametrize("key", SEQUENCE_KEYS)
+def test_pipeline_trains_a_sequence_model_and_reports_gauc_and_the_long_tail_slice(key, tmp_path):
+    result = run_algorithm(key, sequence_frame(800), SEQ_ROLES, tmp_path, epochs=3, batch_size=64, max_len=8,
+                           longtail_max_behaviours=3, monitor="gauc")
+    m = result.metrics
+    assert m["auc"] > 0.75 and 0 < m["gauc"] <= 1 and result.summary["monitor"] == "gauc"
+    assert 0 < m["n_longtail"] < m["n"] and "auc_longtail" in m and "gauc_longtail" in m
+    assert "valid_gauc" in result.curves["history"][0] and result.artifact.exists()
+
+
+def test_pipeline_on_the_fuxictr_taobao_fixture_with_a_caret_separated_click_sequence(tmp_path, shared_data):
+    folder = shared_data / "ctr_tiny_fixtures" / "fuxictr_taobao_tiny"
+    parts = {"train": "train_sample.csv", "valid": "valid_sample.csv", "test": "test_sample.csv"}
+    df = pd.concat([pd.read_csv(folder / f).assign(part=name) for name, f in parts.items()], ignore_index=True)
+    roles = {"clk": "label", "userid": "user_id", "adgroup_id": "item_id", "cate_id": "categorical",
+             "pid": "categorical", "age_level": "categorical", "price": "numeric", "click_sequence": "sequence",
+             "part": "split"}
+    assert detect_separator(df, ["click_sequence"]) == "^"
+    result = run_algorithm("din", df, roles, tmp_path, epochs=2, batch_size=32, min_count=1)
+    assert result.summary["n_test"] == 100 and np.isfinite(result.metrics["auc"])
+    assert result.metrics["n_longtail"] > 0

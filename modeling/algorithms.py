@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from mlcore.api import Algorithm, Param, RunContext, RunResult
 
-from .nets import DCNv2, DeepFM, DIN, LR
+from .nets import DCNv2, DeepFM, DIN, LR, QIN
 from .pipeline import parse_hidden_units, train_sequence, train_tabular
 
 COMMON = (
@@ -76,6 +76,12 @@ def _run_din(ctx: RunContext) -> RunResult:
         p["dropout"], p["batch_norm"], p["use_softmax"], p["max_len"]))
 
 
+def _run_qin(ctx: RunContext) -> RunResult:
+    return train_sequence(ctx, lambda schema, p: QIN(
+        schema, p["embedding_dim"], p["num_layers"], p["num_row"], p["dropout"], p["batch_norm"], p["max_len"],
+        p["attention_dim"] or None))
+
+
 CTR_ALGORITHMS = (
     Algorithm("lr", "ctr", "Logistic regression", "One weight per category and numeric field: the baseline.",
               COMMON, _run_lr, required_roles=("label",)),
@@ -92,4 +98,14 @@ CTR_ALGORITHMS = (
                   ATTENTION_UNITS,
                   Param("use_softmax", "bool", False, "Normalise attention weights over behaviours (the paper keeps raw weights).")),
               _run_din, required_roles=("label", "sequence")),
+    Algorithm("qin", "ctr", "QIN", "ReLU-sparse target attention over the last behaviours and a residual quadratic "
+              "network; uses multimodal item vectors when the dataset has them (Li et al., 2025). Needs a sequence column.",
+              COMMON + sequence_params(max_len=64) + (
+                  Param("num_layers", "int", 4, "Quadratic layers.", min=1, max=8),
+                  Param("num_row", "int", 3, "Row maps summed in each quadratic layer (R; 4 can be unstable).", min=1, max=8),
+                  Param("dropout", "float", 0.1, "Dropout in the quadratic layers.", min=0.0, max=0.9),
+                  Param("batch_norm", "bool", True, "BatchNorm in the quadratic layers."),
+                  Param("attention_dim", "int", 0, "Width of the attention projections; 0 means twice the item vector.",
+                        min=0, max=2048)),
+              _run_qin, required_roles=("label", "sequence")),
 )

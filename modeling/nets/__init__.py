@@ -7,5 +7,6 @@ from .dcnv2 import DCNv2
 from .deepfm import DeepFM
 from .din import DIN
 from .lr import LR
+from .qin import QIN
 
-__all__ = ["LR", "DeepFM", "DCNv2", "DIN"]
+__all__ = ["LR", "DeepFM", "DCNv2", "DIN", "QIN"]

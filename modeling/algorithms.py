@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from mlcore.api import Algorithm, Param, RunContext, RunResult
 
-from .nets import DCNv2, DeepFM, DIN, LR, QIN
+from .nets import DCNv2, DeepFM, DIN, LR, QIN, TIN
 from .pipeline import parse_hidden_units, train_sequence, train_tabular
 
 COMMON = (
@@ -82,6 +82,12 @@ def _run_qin(ctx: RunContext) -> RunResult:
         p["attention_dim"] or None))
 
 
+def _run_tin(ctx: RunContext) -> RunResult:
+    return train_sequence(ctx, lambda schema, p: TIN(
+        schema, p["embedding_dim"], parse_hidden_units(p["hidden_units"]), p["dropout"], p["batch_norm"],
+        p["temporal_encoding"], p["num_time_buckets"], p["max_len"], p["project_interest"]))
+
+
 CTR_ALGORITHMS = (
     Algorithm("lr", "ctr", "Logistic regression", "One weight per category and numeric field: the baseline.",
               COMMON, _run_lr, required_roles=("label",)),
@@ -108,4 +114,16 @@ CTR_ALGORITHMS = (
                   Param("attention_dim", "int", 0, "Width of the attention projections; 0 means twice the item vector.",
                         min=0, max=2048)),
               _run_qin, required_roles=("label", "sequence")),
+    Algorithm("tin", "ctr", "TIN", "Target-aware temporal encoding (recency and time gap to the target), target-aware "
+              "attention and the [u; v; u*v] representation; selects the epoch on validation GAUC (Zhou et al., 2024). "
+              "Needs a sequence column.",
+              COMMON + sequence_params(monitor="gauc") + mlp_params("80,40") + (
+                  Param("temporal_encoding", "choice", "position+time", "What the temporal embedding encodes: recency "
+                        "position, log-bucketed time gap to the target (needs timestamps), both, or nothing.",
+                        choices=("position+time", "position", "time", "none")),
+                  Param("num_time_buckets", "int", 64, "Log buckets of the time gap (64 covers centuries in seconds).",
+                        min=1, max=256),
+                  Param("project_interest", "bool", False, "Linear layer on the pooled interest before the product "
+                        "(the reference code's form).")),
+              _run_tin, required_roles=("label", "sequence")),
 )

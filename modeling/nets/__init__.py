@@ -8,5 +8,6 @@ from .deepfm import DeepFM
 from .din import DIN
 from .lr import LR
 from .qin import QIN
+from .tin import TIN
 
-__all__ = ["LR", "DeepFM", "DCNv2", "DIN", "QIN"]
+__all__ = ["LR", "DeepFM", "DCNv2", "DIN", "QIN", "TIN"]

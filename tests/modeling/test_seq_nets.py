@@ -13,7 +13,9 @@ from mlcore.api import DataError, RunContext
 from mlcore.metrics import auc
 from modeling.algorithms import CTR_ALGORITHMS
 from modeling.features import EncoderConfig, FeatureEncoder
-from modeling.nets import DIN, QIN
+import math
+
+from modeling.nets import DIN, QIN, TIN
 from modeling.nets.qin import SparseTargetAttention
 from modeling.nets.behaviours import masked_softmax, recency_positions, time_gap_bucket
 from modeling.pipeline import ctr_loss, detect_separator
@@ -90,7 +92,8 @@ def build(net_cls, schema, batch, **kwargs):
     return net_cls(schema, **kwargs), batch
 
 
-NETS = [(DIN, {}), (DIN, {"use_softmax": True}), (QIN, {"num_layers": 2}), (QIN, {"multimodal": True})]
+NETS = [(DIN, {}), (DIN, {"use_softmax": True}), (QIN, {"num_layers": 2}), (QIN, {"multimodal": True}),
+        (TIN, {}), (TIN, {"temporal_encoding": "position", "project_interest": True, "multimodal": True})]
 SOFTMAX_INVARIANT = {"attention.net.4.bias"}  # a constant added to every score cancels in a softmax
 
 
@@ -168,6 +171,43 @@ def test_qin_parameter_count_matches_the_reference_microlens_configuration():
         assert sum(p.numel() for p in net.parameters()) == expected
 
 
+def test_tin_representation_is_the_explicit_u_v_and_their_product(encoded):
+    schema, batch = encoded
+    net = TIN(schema, num_time_buckets=64).eval()
+    _, rep, alpha = net.representation(batch)
+    _, target, hist, mask = net.embedding(batch)
+    for b in range(4):
+        valid = [i for i in range(mask.shape[1]) if mask[b, i]]
+        v = target[b] + net.positions.weight[0] + net.time_buckets.weight[0]
+        e = {}
+        for rank, i in enumerate(reversed(valid), start=1):  # the newest behaviour is 1 step before the target
+            gap = max(float(batch["target_time"][b] - batch["hist_time"][b, i]), 1.0)
+            bucket = min(int(math.floor(math.log(gap) / 0.301)), 64)
+            e[i] = hist[b, i] + net.positions.weight[rank] + net.time_buckets.weight[1 + bucket]
+        scores = torch.stack([e[i] @ v / math.sqrt(v.numel()) for i in valid]) if valid else torch.zeros(0)
+        weights = torch.softmax(scores, 0)
+        u = sum((w * e[i] for w, i in zip(weights, valid)), torch.zeros_like(v))
+        torch.testing.assert_close(rep[b], torch.cat([u, v, u * v]), rtol=1e-5, atol=1e-6)
+        torch.testing.assert_close(alpha[b, valid], weights, rtol=1e-5, atol=1e-6)
+
+
+def test_tin_depends_on_the_order_of_behaviours_and_din_does_not(encoded):
+    schema, batch = encoded
+    row = int(torch.argmax(batch["hist_mask"].sum(1)))
+    one = {k: v[row:row + 1] for k, v in batch.items()}
+    shuffled = dict(one)
+    valid = one["hist_mask"][0].nonzero().flatten()
+    perm = valid[torch.randperm(len(valid), generator=torch.Generator().manual_seed(0))]
+    for key in ("hist_item_id", "hist_cate"):
+        shuffled[key] = one[key].clone()
+        shuffled[key][0, valid] = one[key][0, perm]
+    tin, din = TIN(schema, temporal_encoding="position").eval(), DIN(schema).eval()
+    nn.init.normal_(tin.positions.weight, std=1.0)  # make the recency embedding large enough to see
+    with torch.no_grad():
+        assert not torch.allclose(tin(one), tin(shuffled))
+        torch.testing.assert_close(din(one), din(shuffled))
+
+
 def run_algorithm(key, df, roles, tmp_path, **params):
     algo = next(a for a in CTR_ALGORITHMS if a.key == key)
     ctx = RunContext(params=algo.validate(params), roles=roles, read_table=lambda cols=None: df[cols] if cols else df,
@@ -175,7 +215,7 @@ def run_algorithm(key, df, roles, tmp_path, **params):
     return algo.run(ctx)
 
 
-SEQUENCE_KEYS = ["din", "qin"]
+SEQUENCE_KEYS = ["din", "qin", "tin"]
 
 
 @pytest.mark.parametrize("key", SEQUENCE_KEYS)
@@ -209,3 +249,11 @@ def test_pipeline_on_the_fuxictr_taobao_fixture_with_a_caret_separated_click_seq
     result = run_algorithm("din", df, roles, tmp_path, epochs=2, batch_size=32, min_count=1)
     assert result.summary["n_test"] == 100 and np.isfinite(result.metrics["auc"])
     assert result.metrics["n_longtail"] > 0
+
+
+def test_tin_selects_on_gauc_by_default_and_falls_back_to_auc_without_users(tmp_path):
+    tin = next(a for a in CTR_ALGORITHMS if a.key == "tin")
+    assert tin.validate({})["monitor"] == "gauc"
+    roles = {c: r for c, r in SEQ_ROLES.items() if r != "user_id"}
+    result = run_algorithm("tin", sequence_frame(300), roles, tmp_path, epochs=1, batch_size=64)
+    assert result.summary["monitor"] == "auc" and "gauc" not in result.metrics

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from mlcore.api import Algorithm, Param, RunContext, RunResult
 
-from .nets import DCNv2, DeepFM, DIN, LR, QIN, TIN
+from .nets import AWMoE, DCNv2, DeepFM, DIN, LR, QIN, TIN
 from .pipeline import parse_hidden_units, train_sequence, train_tabular
 
 COMMON = (
@@ -88,6 +88,13 @@ def _run_tin(ctx: RunContext) -> RunResult:
         p["temporal_encoding"], p["num_time_buckets"], p["max_len"], p["project_interest"]))
 
 
+def _run_awmoe(ctx: RunContext) -> RunResult:
+    return train_sequence(ctx, lambda schema, p: AWMoE(
+        schema, p["embedding_dim"], p["num_experts"], parse_hidden_units(p["expert_units"]),
+        parse_hidden_units(p["attention_units"]), parse_hidden_units(p["gate_units"]), p["dropout"], p["batch_norm"],
+        p["use_softmax"], p["mask_prob"], p["contrastive_weight"], p["temperature"], p["max_len"]))
+
+
 CTR_ALGORITHMS = (
     Algorithm("lr", "ctr", "Logistic regression", "One weight per category and numeric field: the baseline.",
               COMMON, _run_lr, required_roles=("label",)),
@@ -126,4 +133,20 @@ CTR_ALGORITHMS = (
                   Param("project_interest", "bool", False, "Linear layer on the pooled interest before the product "
                         "(the reference code's form).")),
               _run_tin, required_roles=("label", "sequence")),
+    Algorithm("awmoe", "ctr", "AW-MoE", "Expert towers mixed by a gate built from attention-weighted per-behaviour "
+              "expert scores, with a contrastive loss between the gates of the full and a randomly thinned history "
+              "(Gong et al., 2023; reconstructed from the abstract). Reports the long-tail slice. Needs a sequence column.",
+              COMMON + sequence_params() + (
+                  Param("num_experts", "int", 4, "Expert towers (K).", min=1, max=32),
+                  Param("expert_units", "str", "128,64", "Hidden widths of each expert tower, comma separated."),
+                  ATTENTION_UNITS,
+                  Param("gate_units", "str", "64", "Hidden widths of the gate unit (per-behaviour expert scores)."),
+                  Param("dropout", "float", 0.0, "Dropout in the experts.", min=0.0, max=0.9),
+                  Param("batch_norm", "bool", False, "BatchNorm in the experts."),
+                  Param("use_softmax", "bool", True, "Normalise attention weights over behaviours."),
+                  Param("mask_prob", "float", 0.3, "Share of behaviours dropped in the masked view.", min=0.0, max=0.95),
+                  Param("contrastive_weight", "float", 0.05, "Weight of the InfoNCE loss between gates (0 turns it off).",
+                        min=0.0, max=10.0),
+                  Param("temperature", "float", 0.2, "InfoNCE temperature.", min=0.01, max=10.0)),
+              _run_awmoe, required_roles=("label", "sequence")),
 )

@@ -15,7 +15,8 @@ from modeling.algorithms import CTR_ALGORITHMS
 from modeling.features import EncoderConfig, FeatureEncoder
 import math
 
-from modeling.nets import DIN, QIN, TIN
+from modeling.nets import AWMoE, DIN, QIN, TIN
+from modeling.nets.awmoe import drop_behaviours, info_nce
 from modeling.nets.qin import SparseTargetAttention
 from modeling.nets.behaviours import masked_softmax, recency_positions, time_gap_bucket
 from modeling.pipeline import ctr_loss, detect_separator
@@ -93,8 +94,9 @@ def build(net_cls, schema, batch, **kwargs):
 
 
 NETS = [(DIN, {}), (DIN, {"use_softmax": True}), (QIN, {"num_layers": 2}), (QIN, {"multimodal": True}),
-        (TIN, {}), (TIN, {"temporal_encoding": "position", "project_interest": True, "multimodal": True})]
-SOFTMAX_INVARIANT = {"attention.net.4.bias"}  # a constant added to every score cancels in a softmax
+        (TIN, {}), (TIN, {"temporal_encoding": "position", "project_interest": True, "multimodal": True}),
+        (AWMoE, {}), (AWMoE, {"use_softmax": False, "batch_norm": True, "multimodal": True})]
+SOFTMAX_INVARIANT = {"attention.net.4.bias", "activation.net.4.bias"}  # a constant added to every score cancels in a softmax
 
 
 @pytest.mark.parametrize("net_cls, kwargs", NETS)
@@ -117,7 +119,7 @@ def test_gradients_reach_every_parameter_and_a_tiny_batch_is_overfit(net_cls, kw
     ctr_loss(net, batch).backward()
     for name, p in net.named_parameters():
         assert p.grad is not None and torch.isfinite(p.grad).all(), name
-        if not (kwargs.get("use_softmax") and name in SOFTMAX_INVARIANT):
+        if not (kwargs.get("use_softmax", net_cls is AWMoE) and name in SOFTMAX_INVARIANT):
             assert p.grad.abs().sum() > 0, name
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     for _ in range(150):
@@ -208,6 +210,36 @@ def test_tin_depends_on_the_order_of_behaviours_and_din_does_not(encoded):
         torch.testing.assert_close(din(one), din(shuffled))
 
 
+def test_awmoe_info_nce_equals_a_hand_computation():
+    a = torch.tensor([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
+    b = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    tau = 0.5
+    cos = [[float(x @ y / (x.norm() * y.norm())) for y in b] for x in a]
+    expected = -sum(math.log(math.exp(cos[i][i] / tau) / sum(math.exp(c / tau) for c in cos[i])) for i in range(3)) / 3
+    assert float(info_nce(a, b, tau)) == pytest.approx(expected, rel=1e-6)
+
+
+def test_awmoe_gate_sums_to_one_and_the_masked_view_keeps_a_behaviour(encoded):
+    schema, batch = encoded
+    mask = batch["hist_mask"]
+    view = drop_behaviours(mask, 0.9, torch.Generator().manual_seed(0))
+    assert not (view & ~mask).any() and view.sum() < mask.sum()
+    assert torch.equal(view.any(1), mask.any(1))  # nobody with a history is emptied
+    net = AWMoE(schema).train()
+    _, target, hist, m = net.embedding(batch)
+    gate, _ = net.gate(hist, target, m)
+    torch.testing.assert_close(gate.sum(1), torch.ones(len(gate)))
+    torch.manual_seed(1)
+    total = ctr_loss(net, batch)  # the trainer's loss: click log-loss plus the net's aux_loss
+    torch.manual_seed(1)
+    bce = nn.functional.binary_cross_entropy_with_logits(net(batch), batch["label"])
+    assert net.aux_loss is not None and net.aux_loss > 0
+    torch.testing.assert_close(total, bce + net.aux_loss)
+    net.eval()
+    net(batch)
+    assert net.aux_loss is None
+
+
 def run_algorithm(key, df, roles, tmp_path, **params):
     algo = next(a for a in CTR_ALGORITHMS if a.key == key)
     ctx = RunContext(params=algo.validate(params), roles=roles, read_table=lambda cols=None: df[cols] if cols else df,
@@ -215,7 +247,7 @@ def run_algorithm(key, df, roles, tmp_path, **params):
     return algo.run(ctx)
 
 
-SEQUENCE_KEYS = ["din", "qin", "tin"]
+SEQUENCE_KEYS = ["din", "qin", "tin", "awmoe"]
 
 
 @pytest.mark.parametrize("key", SEQUENCE_KEYS)

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from mlcore.api import DataError, RunContext
+from mlcore.api import DataError, ParamError, RunContext
 from mlcore.metrics import auc
 from modeling.algorithms import CTR_ALGORITHMS
 from modeling.features import EncoderConfig, FeatureEncoder
@@ -256,6 +256,13 @@ def test_sequence_model_on_a_dataset_without_sequences_fails_with_a_clear_error(
     roles = {c: r for c, r in SEQ_ROLES.items() if r != "sequence"}
     with pytest.raises(DataError, match="role `sequence`"):
         run_algorithm(key, df, roles, tmp_path)
+
+
+def test_bad_sequence_hyperparameters_fail_before_training(tmp_path):
+    with pytest.raises(ParamError, match="expert_units"):
+        run_algorithm("awmoe", sequence_frame(50), SEQ_ROLES, tmp_path, expert_units="64,x")
+    with pytest.raises(ParamError, match="monitor"):
+        run_algorithm("tin", sequence_frame(50), SEQ_ROLES, tmp_path, monitor="ndcg")
 
 
 @pytest.mark.parametrize("key", SEQUENCE_KEYS)

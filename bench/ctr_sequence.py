@@ -1,7 +1,8 @@
 """Train LR and the behaviour-sequence models on a sequence table cut from real Taobao UserBehavior
 rows; print held-out AUC / GAUC / long-tail AUC and training samples/s.
 
-    python bench/ctr_sequence.py [--epochs 8] [--batch-size 256] [--seeds 1] [--models lr,din,qin,tin,awmoe]
+    python bench/ctr_sequence.py [--epochs 10] [--batch-size 256] [--lr 1e-2] [--seeds 3]
+                                 [--models lr,din,qin,tin,awmoe] [--param contrastive_weight=0 ...]
 
 The table is built the DIN/TIN way (``taobao_sequence_frame``): for every behaviour of a user
 after their first, one positive row (the item actually visited next, label 1) and one negative
@@ -65,10 +66,12 @@ def run(key: str, df: pd.DataFrame, workdir: Path, **params):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--seeds", type=int, default=1)
-    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--lr", type=float, default=1e-2)
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a hyperparameter for every model that has it (repeatable)")
     parser.add_argument("--models", default="lr,din,qin,tin,awmoe")
     args = parser.parse_args()
     df = taobao_sequence_frame()
@@ -84,6 +87,8 @@ def main() -> None:
                           "min_count": 1, "patience": 3}
                 if key != "lr":
                     params["monitor"] = "auc"
+                known = {p.name for p in next(a for a in CTR_ALGORITHMS if a.key == key).params}
+                params.update({n: v for n, v in (item.split("=", 1) for item in args.param) if n in known})
                 r = run(key, df, Path(tmp), **params)
             m = r.metrics
             results.setdefault(key, []).append(m)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from mlcore.api import DataError, ParamError, RunContext, RunResult
-from mlcore.batching import take
+from mlcore.batching import take, to_device
 from mlcore.device import select_device
 from mlcore.metrics import auc, binary_report, calibration, gauc, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
@@ -169,6 +169,10 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
     if sequence:
         metrics.update(longtail_metrics(y, prob, test, p["longtail_max_behaviours"]))
     latency = inference_ms_per_1k(model, test, device)
+    diagnostics = {}
+    if hasattr(model, "diagnostics"):  # e.g. AW-MoE's gate entropy and expert load on the test rows
+        model.eval()
+        diagnostics = model.diagnostics(to_device(take(test, torch.arange(min(len(y), 8192))), device))
     artifact = ctx.workdir / "model.pt"
     torch.save({"state_dict": model.state_dict(), "encoder": encoder.to_dict(), "params": dict(p)}, artifact)
     return RunResult(
@@ -178,7 +182,7 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
         summary={"params_count": n_params, "samples_per_s": round(result.samples_per_second, 1), "device": str(device),
                  "n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df),
                  "best_epoch": result.best_epoch, "stopped_early": result.stopped_early, "monitor": monitor,
-                 "resumed_from": result.resumed_from, "inference_ms_per_1k": round(latency, 3)},
+                 "resumed_from": result.resumed_from, "inference_ms_per_1k": round(latency, 3), **diagnostics},
     )
 
 

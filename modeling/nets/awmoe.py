@@ -92,5 +92,16 @@ class AWMoE(nn.Module):
             self.aux_loss = self.contrastive_weight * info_nce(gate, masked_gate, self.temperature)
         return (gate * experts).sum(dim=1)  # (B,)
 
+    @torch.no_grad()
+    def diagnostics(self, batch: dict[str, torch.Tensor]) -> dict:
+        """Gate health on ``batch``: mean gate entropy as a share of log K (0 = every row uses one
+        expert, 1 = uniform) and each expert's mean weight; a collapsed gate shows up here."""
+        _, target, hist, mask = self.embedding(batch, self.max_len)
+        gate, _ = self.gate(hist, target, mask)  # (B, K)
+        entropy = -(gate * gate.clamp_min(1e-12).log()).sum(dim=1).mean()
+        k = gate.shape[1]
+        return {"gate_entropy": round(float(entropy) / max(float(torch.log(torch.tensor(float(k)))), 1e-12), 4),
+                "expert_load": [round(float(x), 4) for x in gate.mean(dim=0)]}
+
     def embedding_regularizer(self, batch):
         return self.embedding.regularizer(batch)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from mlcore.api import Algorithm, Param, RunContext, RunResult
 
-from .nets import DCNv2, DeepFM, LR
-from .pipeline import parse_hidden_units, train_tabular
+from .nets import AWMoE, DCNv2, DeepFM, DIN, LR, QIN, TIN
+from .pipeline import parse_hidden_units, train_sequence, train_tabular
 
 COMMON = (
     Param("epochs", "int", 10, "Passes over the training rows (early stopping may end sooner).", min=1, max=200),
@@ -30,6 +30,31 @@ DEEP = (
 )
 
 
+
+
+def sequence_params(max_len: int = 50, monitor: str = "auc") -> tuple[Param, ...]:
+    """What every behaviour-sequence model adds to COMMON."""
+    return (
+        Param("max_len", "int", max_len, "Most recent behaviours kept per row (older ones are dropped).", min=1, max=1000),
+        Param("monitor", "choice", monitor, "Validation metric for early stopping and the kept epoch; gauc falls back "
+              "to auc without a user_id column.", choices=("auc", "gauc", "logloss")),
+        Param("longtail_max_behaviours", "int", 5, "Test rows with at most this many behaviours form the long-tail "
+              "slice reported as auc_longtail / gauc_longtail / n_longtail.", min=0, max=1000),
+        Param("embedding_dim", "int", 16, "Size of each field's embedding.", min=1, max=256),
+    )
+
+
+def mlp_params(hidden_units: str, dropout: float = 0.0, batch_norm: bool = False) -> tuple[Param, ...]:
+    return (
+        Param("hidden_units", "str", hidden_units, "MLP layer widths, comma separated."),
+        Param("dropout", "float", dropout, "Dropout in the MLP.", min=0.0, max=0.9),
+        Param("batch_norm", "bool", batch_norm, "BatchNorm in the MLP."),
+    )
+
+
+ATTENTION_UNITS = Param("attention_units", "str", "64,32", "Hidden widths of the attention (activation) unit.")
+
+
 def _run_lr(ctx: RunContext) -> RunResult:
     return train_tabular(ctx, lambda schema, p: LR(schema))
 
@@ -45,6 +70,31 @@ def _run_dcnv2(ctx: RunContext) -> RunResult:
         p["batch_norm"], p["structure"]))
 
 
+def _run_din(ctx: RunContext) -> RunResult:
+    return train_sequence(ctx, lambda schema, p: DIN(
+        schema, p["embedding_dim"], parse_hidden_units(p["attention_units"]), parse_hidden_units(p["hidden_units"]),
+        p["dropout"], p["batch_norm"], p["use_softmax"], p["max_len"]))
+
+
+def _run_qin(ctx: RunContext) -> RunResult:
+    return train_sequence(ctx, lambda schema, p: QIN(
+        schema, p["embedding_dim"], p["num_layers"], p["num_row"], p["dropout"], p["batch_norm"], p["max_len"],
+        p["attention_dim"] or None))
+
+
+def _run_tin(ctx: RunContext) -> RunResult:
+    return train_sequence(ctx, lambda schema, p: TIN(
+        schema, p["embedding_dim"], parse_hidden_units(p["hidden_units"]), p["dropout"], p["batch_norm"],
+        p["temporal_encoding"], p["num_time_buckets"], p["max_len"], p["project_interest"]))
+
+
+def _run_awmoe(ctx: RunContext) -> RunResult:
+    return train_sequence(ctx, lambda schema, p: AWMoE(
+        schema, p["embedding_dim"], p["num_experts"], parse_hidden_units(p["expert_units"]),
+        parse_hidden_units(p["attention_units"]), parse_hidden_units(p["gate_units"]), p["dropout"], p["batch_norm"],
+        p["use_softmax"], p["mask_prob"], p["contrastive_weight"], p["temperature"], p["max_len"]))
+
+
 CTR_ALGORITHMS = (
     Algorithm("lr", "ctr", "Logistic regression", "One weight per category and numeric field: the baseline.",
               COMMON, _run_lr, required_roles=("label",)),
@@ -55,4 +105,48 @@ CTR_ALGORITHMS = (
                                Param("structure", "choice", "parallel", "Cross and deep side by side or stacked.",
                                      choices=("parallel", "stacked"))),
               _run_dcnv2, required_roles=("label",)),
+    Algorithm("din", "ctr", "DIN", "Target attention over the user's past behaviours, then an MLP (Zhou et al., 2018). "
+              "Needs a sequence column.",
+              COMMON + sequence_params() + mlp_params("200,80") + (
+                  ATTENTION_UNITS,
+                  Param("use_softmax", "bool", False, "Normalise attention weights over behaviours (the paper keeps raw weights).")),
+              _run_din, required_roles=("label", "sequence")),
+    Algorithm("qin", "ctr", "QIN", "ReLU-sparse target attention over the last behaviours and a residual quadratic "
+              "network; uses multimodal item vectors when the dataset has them (Li et al., 2025). Needs a sequence column.",
+              COMMON + sequence_params(max_len=64) + (
+                  Param("num_layers", "int", 4, "Quadratic layers.", min=1, max=8),
+                  Param("num_row", "int", 3, "Row maps summed in each quadratic layer (R; 4 can be unstable).", min=1, max=8),
+                  Param("dropout", "float", 0.1, "Dropout in the quadratic layers.", min=0.0, max=0.9),
+                  Param("batch_norm", "bool", True, "BatchNorm in the quadratic layers."),
+                  Param("attention_dim", "int", 0, "Width of the attention projections; 0 means twice the item vector.",
+                        min=0, max=2048)),
+              _run_qin, required_roles=("label", "sequence")),
+    Algorithm("tin", "ctr", "TIN", "Target-aware temporal encoding (recency and time gap to the target), target-aware "
+              "attention and the [u; v; u*v] representation; selects the epoch on validation GAUC (Zhou et al., 2024). "
+              "Needs a sequence column.",
+              COMMON + sequence_params(monitor="gauc") + mlp_params("80,40") + (
+                  Param("temporal_encoding", "choice", "position+time", "What the temporal embedding encodes: recency "
+                        "position, log-bucketed time gap to the target (needs timestamps), both, or nothing.",
+                        choices=("position+time", "position", "time", "none")),
+                  Param("num_time_buckets", "int", 64, "Log buckets of the time gap (64 covers centuries in seconds).",
+                        min=1, max=256),
+                  Param("project_interest", "bool", False, "Linear layer on the pooled interest before the product "
+                        "(the reference code's form).")),
+              _run_tin, required_roles=("label", "sequence")),
+    Algorithm("awmoe", "ctr", "AW-MoE", "Expert towers mixed by a gate built from attention-weighted per-behaviour "
+              "expert scores, with a contrastive loss between the gates of the full and a randomly thinned history "
+              "(Gong et al., 2023; reconstructed from the abstract). Reports the long-tail slice. Needs a sequence column.",
+              COMMON + sequence_params() + (
+                  Param("num_experts", "int", 4, "Expert towers (K).", min=1, max=32),
+                  Param("expert_units", "str", "128,64", "Hidden widths of each expert tower, comma separated."),
+                  ATTENTION_UNITS,
+                  Param("gate_units", "str", "64", "Hidden widths of the gate unit (per-behaviour expert scores)."),
+                  Param("dropout", "float", 0.0, "Dropout in the experts.", min=0.0, max=0.9),
+                  Param("batch_norm", "bool", False, "BatchNorm in the experts."),
+                  Param("use_softmax", "bool", True, "Normalise attention weights over behaviours."),
+                  Param("mask_prob", "float", 0.3, "Share of behaviours dropped in the masked view.", min=0.0, max=0.95),
+                  Param("contrastive_weight", "float", 0.05, "Weight of the InfoNCE loss between gates (0 turns it off).",
+                        min=0.0, max=10.0),
+                  Param("temperature", "float", 0.2, "InfoNCE temperature.", min=0.01, max=10.0)),
+              _run_awmoe, required_roles=("label", "sequence")),
 )

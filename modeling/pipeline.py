@@ -1,4 +1,10 @@
-"""Train a tabular CTR network end to end for a job: split, encode, fit, test on held-out rows."""
+"""Train a CTR network end to end for a job: split, encode, fit, test on held-out rows.
+
+One pipeline serves the tabular nets (LR, DeepFM, DCNv2: they read no sequences) and the
+behaviour-sequence nets (DIN, QIN, TIN, AW-MoE: they need a column with role ``sequence``). A net
+may set ``aux_loss`` during a training-mode forward (see ``modeling/nets/behaviours.py``); it is
+added to the click loss here.
+"""
 from __future__ import annotations
 
 import time
@@ -8,10 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from mlcore.api import ParamError, RunContext, RunResult
-from mlcore.batching import take
+from mlcore.api import DataError, ParamError, RunContext, RunResult
+from mlcore.batching import take, to_device
 from mlcore.device import select_device
-from mlcore.metrics import auc, binary_report, calibration, logloss, roc_curve
+from mlcore.metrics import auc, binary_report, calibration, gauc, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
 
 from .features import EncoderConfig, FeatureEncoder
@@ -19,17 +25,19 @@ from .schema import FeatureSchema
 from .split import split_frame
 
 TABULAR_ROLES = ("label", "categorical", "numeric", "user_id", "item_id", "timestamp", "split")
+SEQUENCE_ROLES = TABULAR_ROLES + ("sequence",)
+SEPARATORS = ("|", "^", ",", ";")
 NetFactory = Callable[[FeatureSchema, dict[str, Any]], nn.Module]
 
 
-def parse_hidden_units(text: str) -> list[int]:
-    """"400,400,400" → [400, 400, 400]; raises ParamError for anything but positive integers."""
+def parse_hidden_units(text: str, name: str = "hidden_units") -> list[int]:
+    """"400,400,400" → [400, 400, 400]; raises ParamError (on parameter ``name``) for anything but positive integers."""
     try:
         units = [int(part) for part in str(text).replace(" ", "").split(",") if part]
     except ValueError:
         units = []
     if not units or any(u <= 0 or u > 8192 for u in units):
-        raise ParamError({"hidden_units": f"expected comma-separated layer widths between 1 and 8192, e.g. 400,400,400; got {text!r}"})
+        raise ParamError({name: f"expected comma-separated layer widths between 1 and 8192, e.g. 400,400,400; got {text!r}"})
     return units
 
 
@@ -40,12 +48,74 @@ def check_split(params: dict[str, Any]) -> None:
 
 def train_tabular(ctx: RunContext, net_factory: NetFactory) -> RunResult:
     """The shared pipeline of LR, DeepFM and DCNv2 (and any tabular net given by ``net_factory``)."""
+    return train_ctr(ctx, net_factory, sequence=False)
+
+
+def train_sequence(ctx: RunContext, net_factory: NetFactory) -> RunResult:
+    """The pipeline of the behaviour-sequence nets: like the tabular one, plus the sequence columns,
+    GAUC-based model selection when asked, and metrics on the long-tail (short-history) rows."""
+    if not ctx.columns_with_role("sequence"):
+        raise DataError("This model reads a behaviour sequence, but no column has the role `sequence`. Give the "
+                        "column of past items (e.g. `hist_item_id`, values like `a|b|c`) the role sequence, or "
+                        "pick a tabular model such as DeepFM.")
+    return train_ctr(ctx, net_factory, sequence=True)
+
+
+def detect_separator(frame, columns: list[str]) -> str:
+    """The separator of delimited-text sequence cells: the first of ``SEPARATORS`` seen in a sample."""
+    for col in columns:
+        sample = frame[col].dropna().head(200)
+        text = sample[sample.map(type).eq(str)]
+        for sep in SEPARATORS:
+            if text.str.contains(sep, regex=False).any():
+                return sep
+    return SEPARATORS[0]
+
+
+def choose_monitor(requested: str, valid, log) -> str:
+    """``gauc`` needs a user column and a validation user with both clicks and non-clicks; else ``auc``."""
+    if requested != "gauc":
+        return requested
+    if "user" in valid:
+        y = valid["label"].numpy()
+        if np.isfinite(gauc(y, np.arange(len(y), dtype=np.float64), valid["user"].numpy())):
+            return "gauc"
+    log("model selection on validation AUC: GAUC needs a user_id column and validation users with both "
+        "clicks and non-clicks")
+    return "auc"
+
+
+def ctr_loss(net: nn.Module, batch) -> torch.Tensor:
+    """Mean click log-loss, plus the net's ``aux_loss`` when its forward set one."""
+    loss = nn.functional.binary_cross_entropy_with_logits(net(batch).float(), batch["label"])
+    aux = getattr(net, "aux_loss", None)
+    return loss if aux is None else loss + aux.float()
+
+
+def longtail_metrics(y: np.ndarray, prob: np.ndarray, table, max_behaviours: int) -> dict[str, float]:
+    """Held-out metrics on rows whose history has at most ``max_behaviours`` behaviours (the
+    "long-tail users" of AW-MoE); AUC/GAUC are left out when the slice lacks both classes."""
+    rows = (table["hist_mask"].sum(1) <= max_behaviours).numpy()
+    out = {"n_longtail": float(rows.sum())}
+    if rows.any() and 0 < y[rows].sum() < rows.sum():
+        out["auc_longtail"] = auc(y[rows], prob[rows])
+        out["logloss_longtail"] = logloss(y[rows], prob[rows])
+        if "user" in table:
+            value = gauc(y[rows], prob[rows], table["user"].numpy()[rows])
+            if np.isfinite(value):
+                out["gauc_longtail"] = value
+    return out
+
+
+def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> RunResult:
     p = ctx.params
     check_split(p)
-    if "hidden_units" in p:
-        parse_hidden_units(p["hidden_units"])
+    for name in ("hidden_units", "attention_units", "expert_units", "gate_units"):
+        if name in p:
+            parse_hidden_units(p[name], name)
     device = select_device(ctx.device)
-    roles = {c: r for c, r in ctx.roles.items() if r in TABULAR_ROLES}  # tabular nets read no sequences
+    allowed = SEQUENCE_ROLES if sequence else TABULAR_ROLES  # tabular nets read no sequences
+    roles = {c: r for c, r in ctx.roles.items() if r in allowed}
     used = list(roles)
     ctx.progress(0.0, "loading data")
     frame = ctx.read_table(used)
@@ -61,32 +131,48 @@ def train_tabular(ctx: RunContext, net_factory: NetFactory) -> RunResult:
         time_column=time_cols[0] if time_cols else None, split_column=split_cols[0] if split_cols else None)
     ctx.log(f"split ({method}): train {len(train_df):,}, valid {len(valid_df):,}, test {len(test_df):,}")
     ctx.progress(0.0, "encoding features")
-    encoder = FeatureEncoder.fit(train_df, roles, EncoderConfig(min_count=p["min_count"], numeric=p["numeric"]))
+    enc_config = EncoderConfig(min_count=p["min_count"], numeric=p["numeric"])
+    if sequence:
+        enc_config.max_len = p["max_len"]
+        enc_config.seq_sep = detect_separator(train_df, [c for c, r in roles.items() if r == "sequence"])
+    encoder = FeatureEncoder.fit(train_df, roles, enc_config)
     train, valid, test = (encoder.transform(d) for d in (train_df, valid_df, test_df))
     schema = encoder.schema
     ctx.log(f"features: {schema.num_categorical} categorical ({sum(f.vocab_size for f in schema.categorical):,} "
-            f"embedding rows), {schema.num_numeric} numeric")
+            f"embedding rows), {schema.num_numeric} numeric"
+            + (f", sequences {', '.join(schema.sequence.fields)} (max_len {schema.sequence.max_len})" if sequence else ""))
+    if sequence:
+        lengths = train["hist_mask"].sum(1).float()
+        ctx.log(f"behaviours per training row: mean {float(lengths.mean()):.1f}, empty {float((lengths == 0).float().mean()):.1%}")
+    monitor = choose_monitor(p.get("monitor", "auc"), valid, ctx.log)
     torch.manual_seed(p["seed"])
     model = net_factory(schema, p)
     n_params = sum(t.numel() for t in model.parameters())
     config = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"],
-                         embedding_l2=p["embedding_l2"], patience=p["patience"], seed=p["seed"], monitor="auc")
-
-    def loss_fn(net: nn.Module, batch):
-        return nn.functional.binary_cross_entropy_with_logits(net(batch).float(), batch["label"])
+                         embedding_l2=p["embedding_l2"], patience=p["patience"], seed=p["seed"], monitor=monitor,
+                         monitor_mode="min" if monitor == "logloss" else "max")
 
     def evaluate(net: nn.Module, table) -> dict[str, float]:
         prob = predict(net, table, device, config.eval_batch_size)
         y = table["label"].numpy()
-        return {"auc": auc(y, prob), "logloss": logloss(y, prob)}
+        metrics = {"auc": auc(y, prob), "logloss": logloss(y, prob)}
+        if monitor == "gauc":
+            metrics["gauc"] = gauc(y, prob, table["user"].numpy())
+        return metrics
 
-    result = fit(model, train, valid, loss_fn=loss_fn, evaluate=evaluate, config=config, device=device,
+    result = fit(model, train, valid, loss_fn=ctr_loss, evaluate=evaluate, config=config, device=device,
                  workdir=ctx.workdir, progress=ctx.progress, log=ctx.log, check_cancelled=ctx.check_cancelled)
     ctx.progress(1.0, "testing on held-out rows")
     prob = predict(model, test, device, config.eval_batch_size)
     y = test["label"].numpy()
     metrics = binary_report(y, prob, test["user"].numpy() if "user" in test else None)
+    if sequence:
+        metrics.update(longtail_metrics(y, prob, test, p["longtail_max_behaviours"]))
     latency = inference_ms_per_1k(model, test, device)
+    diagnostics = {}
+    if hasattr(model, "diagnostics"):  # e.g. AW-MoE's gate entropy and expert load on the test rows
+        model.eval()
+        diagnostics = model.diagnostics(to_device(take(test, torch.arange(min(len(y), 8192))), device))
     artifact = ctx.workdir / "model.pt"
     torch.save({"state_dict": model.state_dict(), "encoder": encoder.to_dict(), "params": dict(p)}, artifact)
     return RunResult(
@@ -95,8 +181,8 @@ def train_tabular(ctx: RunContext, net_factory: NetFactory) -> RunResult:
         artifact=artifact,
         summary={"params_count": n_params, "samples_per_s": round(result.samples_per_second, 1), "device": str(device),
                  "n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df),
-                 "best_epoch": result.best_epoch, "stopped_early": result.stopped_early,
-                 "resumed_from": result.resumed_from, "inference_ms_per_1k": round(latency, 3)},
+                 "best_epoch": result.best_epoch, "stopped_early": result.stopped_early, "monitor": monitor,
+                 "resumed_from": result.resumed_from, "inference_ms_per_1k": round(latency, 3), **diagnostics},
     )
 
 

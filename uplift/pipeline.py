@@ -33,6 +33,7 @@ from .nets import ECUP, DragonNet, SLearner, TARNet, TLearner, UpliftNet
 DEEP_MODELS = ("ecup", "s_learner", "t_learner", "tarnet", "dragonnet")
 TASKS = ("ctr", "ctcvr")
 TOP_FRACTIONS = (0.1, 0.2, 0.3)
+SCORES_FILE = "heldout_scores.parquet"
 METRIC_DEFINITIONS = {
     "sklift_auuc": "Normalised AUUC as scikit-uplift 0.5.1 uplift_auc_score: (model − random) / (perfect − random) "
                    "area under the uplift curve; 1 = oracle, 0 = random or constant.",
@@ -179,6 +180,39 @@ def uplift_report(scores: dict[str, np.ndarray], click: np.ndarray, conversion: 
     return {k: float(v) for k, v in metrics.items() if math.isfinite(v)}, _json_safe(curves)
 
 
+def heldout_score_frame(scores: dict[str, np.ndarray], rows: np.ndarray, frame: pd.DataFrame,
+                        columns: UpliftColumns, arms: list[str], treatment: np.ndarray) -> pd.DataFrame:
+    """One row per held-out row: its position in the dataset, user id, arm, outcomes and uplift per arm and task.
+
+    ``row`` is the 0-based position of the row in the uploaded table; ``user_id`` is copied when a
+    column has that role. ``uplift_<task>_<k>`` is the predicted uplift of arm k (``arms[k]``) over
+    control; ``true_uplift_<task>_<k>`` the known effect on generated data.
+    """
+    out = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64)})
+    if columns.user_id:
+        out["user_id"] = frame[columns.user_id].to_numpy()
+    out["arm"] = [arms[k] for k in treatment]
+    out["arm_index"] = treatment.astype(np.int64)
+    out["click"] = _as_text(frame[columns.click]).isin({"1", "1.0", "true", "True"}).to_numpy(dtype=np.int64)
+    conv = _as_text(frame[columns.conversion]).isin({"1", "1.0", "true", "True"}).to_numpy(dtype=np.int64)
+    out["conversion"] = out["click"].to_numpy() * conv
+    if columns.revenue:
+        out["revenue"] = pd.to_numeric(frame[columns.revenue], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
+    for task in TASKS:
+        for k in range(1, len(arms)):
+            out[f"uplift_{task}_{k}"] = scores[f"uplift_{task}"][:, k]
+    for task, cols in true_effect_columns(list(frame.columns), arms).items():
+        for k, col in cols.items():
+            out[f"true_uplift_{task}_{k}"] = frame[col].to_numpy(dtype=np.float64)
+    return out
+
+
+def write_heldout_scores(path, scores: dict[str, np.ndarray], rows: np.ndarray, frame: pd.DataFrame,
+                         columns: UpliftColumns, arms: list[str], treatment: np.ndarray) -> None:
+    """Save :func:`heldout_score_frame` as Parquet in the job folder, for the targeting planner."""
+    heldout_score_frame(scores, rows, frame, columns, arms, treatment).to_parquet(path, index=False)
+
+
 def _json_safe(obj: Any) -> Any:
     """NaN and infinities become None so curves survive JSON."""
     if isinstance(obj, dict):
@@ -198,7 +232,8 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
     columns = UpliftColumns.from_roles(ctx.roles)
     effect_candidates = [c for c in ctx.roles if c.startswith(tuple(TRUE_EFFECT_PREFIXES.values()))]
     ctx.progress(0.0, "loading data")
-    frame = ctx.read_table(list(dict.fromkeys(columns.used + effect_candidates)))
+    wanted = columns.used + effect_candidates + ([columns.user_id] if columns.user_id else [])
+    frame = ctx.read_table(list(dict.fromkeys(wanted)))
     ctx.log(f"loaded {len(frame):,} rows")
     warnings = validate_uplift_frame(frame, columns, p["control"])
     for message in warnings:
@@ -230,6 +265,8 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
     effects = true_effect_columns(list(test_df.columns), encoder.arms)
     true_effects = {task: {k: test_df[col].to_numpy(dtype=np.float64) for k, col in cols.items()}
                     for task, cols in effects.items()}
+    write_heldout_scores(ctx.workdir / SCORES_FILE, scores, test_idx, test_df, columns, encoder.arms,
+                         test["treatment"].numpy())
     metrics, curves = uplift_report(
         scores, test["click"].numpy().astype(np.float64), test["conversion"].numpy().astype(np.float64),
         test["treatment"].numpy(), encoder.arms, true_effects,
@@ -249,7 +286,7 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
         arms={str(k): arm for k, arm in enumerate(encoder.arms)}, control=encoder.arms[0],
         test_rows_per_arm={arm: int((t_test == k).sum()) for k, arm in enumerate(encoder.arms)},
         warnings=warnings, metric_definitions=METRIC_DEFINITIONS, train_seconds=round(time.perf_counter() - started, 2),
-        has_true_effects=bool(true_effects))
+        has_true_effects=bool(true_effects), scores_file=SCORES_FILE)
     if "exposure" in test:
         exposure = test["exposure"].numpy()
         summary["exposure_rate_per_arm"] = {arm: float(exposure[t_test == k].mean()) if (t_test == k).any() else None

@@ -35,7 +35,7 @@
     if (mode === "profit") { els.share.value = i; }
     var q = c.p.shares[i];
     els.shareLabel.textContent = Math.round(q * 100) + " %";
-    $("result-share").textContent = Math.round(q * 100) + " % (" + fmt(q * c.p.population * c.f) + " users)";
+    $("result-share").textContent = Math.round(q * 100) + " % of users (" + fmt(q * c.p.population * c.f) + ")";
     var rows = "";
     plan.outcomes.forEach(function (name) {
       var o = c.p.outcomes[name];
@@ -61,8 +61,8 @@
     var name = els.task.value === "ctr" ? "clicks" : "conversions", o = c.p.outcomes[name];
     var x = c.p.shares.map(function (q) { return q * 100; }), scale = function (a) { return a.map(function (v) { return v * c.f; }); };
     var data = [];
-    if (o.model_low) { data.push(band(x, o.model_low, o.model_high, "rgba(37,99,235,0.15)", "model 95 % interval")); }
-    if (o.random_low) { data.push(band(x, o.random_low, o.random_high, "rgba(120,120,120,0.15)", "random 95 % interval")); }
+    if (o.model_low) { data.push(band(x, o.model_low, o.model_high, c.f, "rgba(37,99,235,0.15)", "model 95 % interval")); }
+    if (o.random_low) { data.push(band(x, o.random_low, o.random_high, c.f, "rgba(120,120,120,0.15)", "random 95 % interval")); }
     data.push({type: "scatter", mode: "lines", x: x, y: scale(o.model), name: "targeting by the model", line: {color: "#2563eb"}});
     data.push({type: "scatter", mode: "lines", x: x, y: scale(o.random), name: "random targeting", line: {color: "#777", dash: "dot"}});
     var layout = {title: {text: LABELS[name] + " by share of users targeted (held-out estimate)", font: {size: 15}}, height: 380,

@@ -20,8 +20,9 @@ CURVE_LABELS = {
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf"]
 
 
-def _arms(job: Job) -> dict[str, str]:
-    return job.summary.get("arms") or {}
+def _transparent(hex_color: str, alpha: float = 0.15) -> str:
+    r, g, b = (int(hex_color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 def _score_label(job: Job, short: str, task: str, k: str, definition: str) -> str:
@@ -48,6 +49,12 @@ def curve_figure(job: Job, task: str, curve: str) -> dict[str, Any] | None:
         model = arm_curves.get(curve)
         if not model:
             continue
+        band = arm_curves.get(f"{curve}_band")
+        if band:
+            traces.append({"type": "scatter", "mode": "lines", "x": band["x"] + band["x"][::-1],
+                           "y": band["low"] + band["high"][::-1], "fill": "toself", "fillcolor": _transparent(color),
+                           "line": {"width": 0}, "hoverinfo": "skip", "legendgroup": group,
+                           "name": f"{arm}: 95 % bootstrap band"})
         traces.append({"type": "scatter", "mode": "lines", "x": model["x"], "y": model["y"], "legendgroup": group,
                        "name": f"{arm} vs control{_score_label(job, short, task, k, definition)}",
                        "line": {"color": color}})

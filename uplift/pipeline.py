@@ -3,7 +3,7 @@
 Evaluation follows spec §2.4: for each task (CTR: y = click; CTCVR: y = click ∧ conversion) and each
 treated arm k (rows of control and arm k, w = 1[t = k], score = predicted uplift of arm k) it reports
 the scikit-uplift normalised AUUC and Qini coefficient with bootstrap CIs, the causalml AUUC and Qini
-score, uplift@10/20/30 % and the decile table, plus per-task AUC on the factual outcome, and, when the
+score, uplift@10/20/30 % and the decile table, a pointwise bootstrap band of each uplift curve, plus per-task AUC on the factual outcome, and, when the
 data carries true effects, the true-effect curve and the Spearman correlation with them.
 """
 from __future__ import annotations
@@ -29,6 +29,7 @@ from . import metrics as M
 from .data import TRUE_EFFECT_PREFIXES, UpliftColumns, UpliftEncoder, stratified_split, true_effect_columns, validate_uplift_frame
 from .gbm import GBMTwoModel
 from .nets import ECUP, DragonNet, SLearner, TARNet, TLearner, UpliftNet
+from .planner import uplift_curve_band
 
 DEEP_MODELS = ("ecup", "s_learner", "t_learner", "tarnet", "dragonnet")
 TASKS = ("ctr", "ctcvr")
@@ -164,6 +165,7 @@ def uplift_report(scores: dict[str, np.ndarray], click: np.ndarray, conversion: 
                 "qini_perfect": M.downsample_curve(*perfect_q, max_points),
                 "qini_random": M.downsample_curve(*M.random_curve(perfect_q), max_points),
                 "deciles": M.uplift_by_percentile(yk, sk, wk, bins=min(10, len(yk))),
+                "uplift_band": uplift_curve_band(yk, sk, wk, n_boot=n_bootstrap, seed=seed + k),
             }
             tau = true_effects.get(task, {}).get(k)
             if tau is not None:

@@ -156,3 +156,22 @@ def chosen_users(scores: pd.DataFrame, arm: int, task: str, share: float) -> pd.
     keep = [c for c in ("row", "user_id") if c in ranked.columns]
     keep += [f"uplift_{t}_{arm}" for t in TASKS if f"uplift_{t}_{arm}" in ranked.columns]
     return ranked.head(n)[keep].reset_index(drop=True)
+
+
+def uplift_curve_band(y: np.ndarray, s: np.ndarray, w: np.ndarray, n_boot: int = 200, seed: int = 0,
+                      points: int = GRID_POINTS, alpha: float = 0.05) -> dict[str, list[float]]:
+    """Pointwise bootstrap band of the uplift curve (incremental outcomes among the top n rows).
+
+    ``x`` holds row counts at ``points`` evenly spaced shares; ``low`` / ``high`` are the
+    ``alpha / 2`` and ``1 − alpha / 2`` percentiles over resamples drawn within each arm.
+    """
+    y, s, w = (np.asarray(a, dtype=np.float64).ravel() for a in (y, s, w))
+    order = np.argsort(-s, kind="mergesort")
+    shares = np.linspace(0.0, 1.0, points)
+    rng = np.random.default_rng(seed)
+    chunk = max(1, MAX_CELLS // max(len(y), 1))
+    boot = np.vstack([_weighted_incremental(y[order], w[order], _bootstrap_counts(w[order], min(chunk, n_boot - start), rng),
+                                            shares, float(len(y)))
+                      for start in range(0, n_boot, chunk)])  # (B, G)
+    low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
+    return {"x": (shares * len(y)).tolist(), "low": low.tolist(), "high": high.tolist()}

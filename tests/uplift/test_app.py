@@ -84,7 +84,10 @@ def test_ecup_job_page_planner_and_export(client, user, synthetic_dataset):
     ids = {c.rstrip() for c in scores["user_id"]}
     assert all(f"u{r:05d}" in ids for r in scores["row"])  # row positions point at the right users
 
-    chart_ids = {c["id"] for c in job_charts(job)}
+    assert len(job.curves["ctr"]["1"]["uplift_band"]["low"]) == 101
+    charts = job_charts(job)
+    assert any(t.get("fill") == "toself" for c in charts if c["id"] == "uplift-ctr" for t in c["data"])
+    chart_ids = {c["id"] for c in charts}
     assert {"uplift-ctr", "qini-ctr", "uplift-ctcvr", "qini-ctcvr", "deciles-ctr", "true-ctr", "learning"} <= chart_ids
     assert kind_panel(job) == "uplift/_job_panel.html"
     client.force_login(user)

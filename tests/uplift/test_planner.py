@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from uplift import metrics as M
-from uplift.planner import build_plan, chosen_users, incremental_at_shares, plan_arm_task
+from uplift.planner import build_plan, chosen_users, incremental_at_shares, plan_arm_task, uplift_curve_band
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +82,15 @@ def test_chosen_users_are_the_top_share_by_score(scores):
     assert set(users["row"]) == set(top)
     with pytest.raises(ValueError):
         chosen_users(scores, 1, "ctr", 1.5)
+
+
+def test_uplift_curve_band_brackets_the_curve(scores):
+    rows = scores[scores["arm_index"].isin([0, 1])]
+    y, s, w = rows["click"].to_numpy(), rows["uplift_ctr_1"].to_numpy(), (rows["arm_index"] == 1).to_numpy()
+    band = uplift_curve_band(y, s, w, n_boot=100, seed=2)
+    assert len(band["x"]) == 101 and band["x"][-1] == len(y)
+    low, high = np.array(band["low"]), np.array(band["high"])
+    assert (low <= high).all()
+    curve = incremental_at_shares(y, w, np.argsort(-s, kind="mergesort"), np.linspace(0, 1, 101), len(y))
+    inside = (curve >= low - 1e-9) & (curve <= high + 1e-9)
+    assert inside[5:].mean() > 0.9  # a pointwise 95 % band holds the point estimate almost everywhere

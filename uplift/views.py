@@ -1,8 +1,9 @@
-"""Uplift pages: the targeting planner of a finished job, its JSON, and the chosen users as CSV."""
+"""Uplift pages: the targeting planner of a finished job, its JSON, the chosen users as CSV, scoring new users."""
 from __future__ import annotations
 
-import csv
+from pathlib import Path
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -10,7 +11,11 @@ from django.shortcuts import get_object_or_404, render
 from jobs.models import Job
 from jobs.selectors import jobs_visible_to
 
+from datasets.profiling import DatasetError, detect_format, read_table
+from mlcore.api import DataError
+
 from .planner import TASKS, chosen_users
+from .scoring import score_new_rows
 from .selectors import NoScores, heldout_scores, job_plan
 
 
@@ -52,9 +57,36 @@ def export_users(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(str(exc)) from None
     except (ValueError, KeyError) as exc:
         return HttpResponseBadRequest(f"Cannot export: {exc}. Use arm=1..K, task=ctr or ctcvr, share between 0 and 1.")
+    return _csv(users, f"job-{job.pk}-arm{arm}-{task}-top{round(share * 100)}pct.csv")
+
+
+def _csv(frame, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
-    response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-arm{arm}-{task}-top{round(share * 100)}pct.csv"'
-    writer = csv.writer(response)
-    writer.writerow(users.columns)
-    writer.writerows(users.itertuples(index=False, name=None))
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    frame.to_csv(response, index=False)
     return response
+
+
+@login_required
+def score_users(request: HttpRequest, pk: int) -> HttpResponse:
+    """Upload users with the training features (no outcomes needed); download their predicted uplift per arm."""
+    job = _uplift_job(request, pk)
+    error = ""
+    if request.method == "POST":
+        upload = request.FILES.get("file")
+        if getattr(request, "upload_error", None):
+            error = request.upload_error
+        elif upload is None or not job.artifact_path:
+            error = "Choose a CSV or Parquet file with the same feature columns as the training data."
+        else:
+            try:
+                path = Path(upload.temporary_file_path())
+                frame = read_table(path, detect_format(path))
+                scored = score_new_rows(settings.MEDIA_ROOT / job.artifact_path, frame)
+            except (DataError, DatasetError, ValueError) as exc:
+                error = str(exc)
+            else:
+                return _csv(scored, f"job-{job.pk}-uplift-scores.csv")
+    features = [c["name"] for c in job.dataset.columns if c["role"] in ("categorical", "numeric", "user_id")]
+    return render(request, "uplift/score.html", {"job": job, "error": error, "features": features},
+                  status=400 if error else 200)

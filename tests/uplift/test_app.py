@@ -132,3 +132,31 @@ def test_planner_is_refused_for_other_users_and_unfinished_jobs(client, other_us
     assert client.get(f"/uplift/jobs/{job.pk}/planner/").status_code == 404  # still queued
     client.force_login(other_user)
     assert client.get(f"/uplift/jobs/{job.pk}/planner.json").status_code == 404
+
+
+def test_scoring_new_users_returns_uplift_per_arm(client, user, synthetic_dataset, tmp_path):
+    job = run_job(user, synthetic_dataset, "gbm_two_model", max_iter=10, n_bootstrap=10)
+    new = make_chain_uplift(300, n_features=10, n_treatments=2, seed=99)
+    new = new[[f"f{j}" for j in range(10)]]  # features only: no treatment, no outcomes
+    new.insert(0, "user_id", [f"new{i}" for i in range(len(new))])
+    path = tmp_path / "new_users.csv"
+    new.to_csv(path, index=False)
+    client.force_login(user)
+    with open(path, "rb") as fh:
+        response = client.post(f"/uplift/jobs/{job.pk}/score/", {"file": fh})
+    assert response.status_code == 200 and response["Content-Type"] == "text/csv"
+    scored = pd.read_csv(io.StringIO(response.content.decode()))
+    assert len(scored) == 300 and scored["user_id"].tolist() == new["user_id"].tolist()
+    assert {"uplift_ctr__1", "uplift_ctr__2", "uplift_ctcvr__1", "uplift_ctcvr__2", "best_arm_ctr"} <= set(scored)
+    # the same model on the same rows through the pipeline's own prediction path
+    from uplift.pipeline import load_model, predict_uplift
+    import torch
+    model, encoder = load_model(job.workdir / "model.pkl")
+    frame = new.assign(click=0, conversion=0, treatment=0)
+    expected = predict_uplift(model, encoder.transform(frame), torch.device("cpu"))["uplift_ctr"][:, 2]
+    assert np.allclose(scored["uplift_ctr__2"], expected, atol=1e-6)
+
+    path.write_text("f0,f1\n0.1,0.2\n")
+    with open(path, "rb") as fh:
+        response = client.post(f"/uplift/jobs/{job.pk}/score/", {"file": fh})
+    assert response.status_code == 400 and "lacks feature column" in response.content.decode()

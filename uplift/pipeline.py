@@ -8,9 +8,12 @@ data carries true effects, the true-effect curve and the Spearman correlation wi
 """
 from __future__ import annotations
 
+import json
 import math
 import pickle
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,12 +32,13 @@ from . import metrics as M
 from .data import TRUE_EFFECT_PREFIXES, UpliftColumns, UpliftEncoder, stratified_split, true_effect_columns, validate_uplift_frame
 from .gbm import GBMTwoModel
 from .nets import ECUP, DragonNet, SLearner, TARNet, TLearner, UpliftNet
-from .planner import uplift_curve_band
+from .planner import build_plan, uplift_curve_band
 
 DEEP_MODELS = ("ecup", "s_learner", "t_learner", "tarnet", "dragonnet")
 TASKS = ("ctr", "ctcvr")
 TOP_FRACTIONS = (0.1, 0.2, 0.3)
 SCORES_FILE = "heldout_scores.parquet"
+PLAN_FILE = "planner.json"
 METRIC_DEFINITIONS = {
     "sklift_auuc": "Normalised AUUC as scikit-uplift 0.5.1 uplift_auc_score: (model − random) / (perfect − random) "
                    "area under the uplift curve; 1 = oracle, 0 = random or constant.",
@@ -209,10 +213,14 @@ def heldout_score_frame(scores: dict[str, np.ndarray], rows: np.ndarray, frame: 
     return out
 
 
-def write_heldout_scores(path, scores: dict[str, np.ndarray], rows: np.ndarray, frame: pd.DataFrame,
-                         columns: UpliftColumns, arms: list[str], treatment: np.ndarray) -> None:
-    """Save :func:`heldout_score_frame` as Parquet in the job folder, for the targeting planner."""
-    heldout_score_frame(scores, rows, frame, columns, arms, treatment).to_parquet(path, index=False)
+def write_plan(path: Path, heldout: pd.DataFrame, arms: list[str], population: float, n_boot: int, seed: int) -> dict:
+    """Targeting-planner curves (:func:`uplift.planner.build_plan`) as JSON in the job folder, written atomically."""
+    plan = build_plan(heldout, arms, population=population, n_boot=n_boot, seed=seed)
+    plan["n_heldout"] = int(len(heldout))
+    partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+    partial.write_text(json.dumps(_json_safe(plan)))
+    partial.replace(path)
+    return plan
 
 
 def _json_safe(obj: Any) -> Any:
@@ -267,8 +275,11 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
     effects = true_effect_columns(list(test_df.columns), encoder.arms)
     true_effects = {task: {k: test_df[col].to_numpy(dtype=np.float64) for k, col in cols.items()}
                     for task, cols in effects.items()}
-    write_heldout_scores(ctx.workdir / SCORES_FILE, scores, test_idx, test_df, columns, encoder.arms,
-                         test["treatment"].numpy())
+    heldout = heldout_score_frame(scores, test_idx, test_df, columns, encoder.arms, test["treatment"].numpy())
+    heldout.to_parquet(ctx.workdir / SCORES_FILE, index=False)
+    ctx.progress(0.97, "targeting planner curves")
+    write_plan(ctx.workdir / PLAN_FILE, heldout, encoder.arms, population=len(frame), n_boot=p["n_bootstrap"],
+               seed=p["seed"])
     metrics, curves = uplift_report(
         scores, test["click"].numpy().astype(np.float64), test["conversion"].numpy().astype(np.float64),
         test["treatment"].numpy(), encoder.arms, true_effects,
@@ -288,7 +299,7 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
         arms={str(k): arm for k, arm in enumerate(encoder.arms)}, control=encoder.arms[0],
         test_rows_per_arm={arm: int((t_test == k).sum()) for k, arm in enumerate(encoder.arms)},
         warnings=warnings, metric_definitions=METRIC_DEFINITIONS, train_seconds=round(time.perf_counter() - started, 2),
-        has_true_effects=bool(true_effects), scores_file=SCORES_FILE)
+        has_true_effects=bool(true_effects), scores_file=SCORES_FILE, plan_file=PLAN_FILE)
     if "exposure" in test:
         exposure = test["exposure"].numpy()
         summary["exposure_rate_per_arm"] = {arm: float(exposure[t_test == k].mean()) if (t_test == k).any() else None

@@ -2,17 +2,14 @@
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 import pandas as pd
 
 from jobs.models import Job
 
-from .pipeline import METRIC_DEFINITIONS, SCORES_FILE
-from .planner import build_plan
+from .pipeline import METRIC_DEFINITIONS, PLAN_FILE, SCORES_FILE, write_plan
 
-PLAN_FILE = "planner.json"
 PLAN_BOOTSTRAP = 200
 MATRIX_METRICS = (
     ("sklift_auuc", "Normalised AUUC (scikit-uplift)", True),
@@ -39,19 +36,14 @@ def heldout_scores(job: Job) -> pd.DataFrame:
 
 
 def job_plan(job: Job) -> dict[str, Any]:
-    """Planner curves for every arm and task, computed once and kept in the job folder."""
-    cache = job.workdir / PLAN_FILE
+    """Planner curves for every arm and task: written by the worker at the end of the job, else built once here."""
+    cache = job.workdir / job.summary.get("plan_file", PLAN_FILE)
     if cache.exists():
         return json.loads(cache.read_text())
     scores = heldout_scores(job)
     arms = [job.summary["arms"][str(k)] for k in range(len(job.summary["arms"]))]
-    plan = build_plan(scores, arms, population=float(job.dataset.n_rows or len(scores)), n_boot=PLAN_BOOTSTRAP,
-                      seed=int(job.params.get("seed", 0)))
-    plan["n_heldout"] = int(len(scores))
-    partial = cache.with_name(f"{PLAN_FILE}.{uuid.uuid4().hex}.partial")
-    partial.write_text(json.dumps(plan))
-    partial.replace(cache)  # atomic: a parallel request never reads half a file
-    return plan
+    return write_plan(cache, scores, arms, population=float(job.dataset.n_rows or len(scores)),
+                      n_boot=int(job.params.get("n_bootstrap", PLAN_BOOTSTRAP)), seed=int(job.params.get("seed", 0)))
 
 
 def metric_matrix(job: Job) -> dict[str, Any]:

@@ -95,6 +95,7 @@ def test_ecup_job_page_planner_and_export(client, user, synthetic_dataset):
     assert 'id="uplift-matrix"' in page and "Normalised AUUC (scikit-uplift)" in page and "AUUC (causalml)" in page
     assert f"/uplift/jobs/{job.pk}/planner/" in page
 
+    assert (job.workdir / "planner.json").exists()  # the worker built the planner curves, not the page
     plan = client.get(f"/uplift/jobs/{job.pk}/planner.json").json()
     assert set(plan["plans"]) == {"1:ctr", "1:ctcvr", "2:ctr", "2:ctcvr"}
     clicks = plan["plans"]["1:ctr"]["outcomes"]["clicks"]
@@ -124,6 +125,14 @@ def test_baseline_run_and_comparison_page(client, user, synthetic_dataset):
     client.force_login(user)
     page = client.get(f"/jobs/compare/?ids={first.pk}&ids={second.pk}").content.decode()
     assert "chart-cmp-qini-ctr-1" in page and "sklift_qini_ctr" in page
+
+
+def test_planner_is_built_on_first_view_when_the_worker_left_none(client, user, synthetic_dataset):
+    job = run_job(user, synthetic_dataset, "gbm_two_model", max_iter=5, n_bootstrap=10)
+    (job.workdir / "planner.json").unlink()
+    client.force_login(user)
+    plan = client.get(f"/uplift/jobs/{job.pk}/planner.json").json()
+    assert plan["population"] == synthetic_dataset.n_rows and (job.workdir / "planner.json").exists()
 
 
 def test_planner_is_refused_for_other_users_and_unfinished_jobs(client, other_user, user, synthetic_dataset):

@@ -153,3 +153,6 @@ def test_held_out_scores_are_written_for_the_planner(tmp_path):
     assert (scores["arm_index"] == frame["treatment"].to_numpy()[scores["row"]]).all()
     assert np.allclose(scores["true_uplift_ctr_2"], frame["true_uplift_click_2"].to_numpy()[scores["row"]])
     assert {"uplift_ctr_1", "uplift_ctr_2", "uplift_ctcvr_1", "uplift_ctcvr_2"} <= set(scores.columns)
+    plan = json.loads((tmp_path / result.summary["plan_file"]).read_text())
+    assert set(plan["plans"]) == {"1:ctr", "1:ctcvr", "2:ctr", "2:ctcvr"} and plan["population"] == len(frame)
+    assert plan["n_heldout"] == len(scores) and plan["n_boot"] == 10

@@ -36,16 +36,18 @@ def _score_label(job: Job, short: str, task: str, k: str, definition: str) -> st
 
 
 def curve_figure(job: Job, task: str, curve: str) -> dict[str, Any] | None:
-    """Model, perfect and random curves of every treated arm for one task."""
+    """Model curve (with its bootstrap band), perfect and random curves of every treated arm for one task.
+
+    One legend entry per arm (clicking it toggles the arm's whole group). The y axis fits the model,
+    band and random curves; the perfect uplift curve is often far higher and runs off the top
+    (double-click the chart to see all of it).
+    """
     per_arm = job.curves.get(task) or {}
-    if not per_arm:
-        return None
     title, y_title, short, definition = CURVE_LABELS[curve]
-    traces = []
+    traces: list[dict[str, Any]] = []
+    fitted: list[float] = []
     for i, (k, arm_curves) in enumerate(sorted(per_arm.items())):
-        color = PALETTE[i % len(PALETTE)]
-        arm = arm_curves.get("arm", k)
-        group = f"arm{k}"
+        color, arm, group = PALETTE[i % len(PALETTE)], arm_curves.get("arm", k), f"arm{k}"
         model = arm_curves.get(curve)
         if not model:
             continue
@@ -53,22 +55,40 @@ def curve_figure(job: Job, task: str, curve: str) -> dict[str, Any] | None:
         if band:
             traces.append({"type": "scatter", "mode": "lines", "x": band["x"] + band["x"][::-1],
                            "y": band["low"] + band["high"][::-1], "fill": "toself", "fillcolor": _transparent(color),
-                           "line": {"width": 0}, "hoverinfo": "skip", "legendgroup": group,
+                           "line": {"width": 0}, "hoverinfo": "skip", "legendgroup": group, "showlegend": False,
                            "name": f"{arm}: 95 % bootstrap band"})
+            fitted += band["low"] + band["high"]
         traces.append({"type": "scatter", "mode": "lines", "x": model["x"], "y": model["y"], "legendgroup": group,
                        "name": f"{arm} vs control{_score_label(job, short, task, k, definition)}",
                        "line": {"color": color}})
+        fitted += model["y"]
         for ref, dash in (("perfect", "dash"), ("random", "dot")):
             points = arm_curves.get(f"{curve}_{ref}")
             if points:
                 traces.append({"type": "scatter", "mode": "lines", "x": points["x"], "y": points["y"],
-                               "legendgroup": group, "name": f"{arm}: {ref}",
+                               "legendgroup": group, "showlegend": False, "name": f"{arm}: {ref}",
                                "line": {"color": color, "dash": dash, "width": 1}})
+                if ref == "random" or curve == "qini":
+                    fitted += points["y"]
     if not traces:
         return None
-    layout = _layout(f"{title}, {TASK_LABELS[task]} — held-out rows", "Rows targeted (ranked by predicted uplift)",
-                     y_title)
-    return {"id": f"{curve}-{task}", "data": traces, "layout": layout}
+    note = "solid: model · band: 95 % bootstrap · dashed: perfect ranking · dotted: random"
+    layout = _layout(f"{title}, {TASK_LABELS[task]} — held-out rows<br><sup>{note}</sup>",
+                     "Rows targeted (ranked by predicted uplift)", y_title)
+    layout["margin"] = {**layout["margin"], "t": 60}
+    values = [v for v in fitted if v is not None]
+    if values:
+        low, high = min(values), max(values)
+        pad = 0.08 * (high - low or 1.0)
+        layout["yaxis"]["range"] = [low - pad, high + pad]
+    return {"id": f"{curve}-{task}", "data": traces, "layout": _room_for_legend(layout, len(per_arm))}
+
+
+def _room_for_legend(layout: dict[str, Any], n_entries: int) -> dict[str, Any]:
+    """Grow the figure downwards so a horizontal legend (one entry a line) never covers the x-axis title."""
+    extra = 22 * n_entries
+    return {**layout, "height": 330 + extra, "margin": {**layout["margin"], "b": 80 + extra},
+            "legend": {"orientation": "h", "yanchor": "top", "y": -0.25}}
 
 
 def decile_figure(job: Job, task: str) -> dict[str, Any] | None:
@@ -110,13 +130,15 @@ def true_effect_figure(job: Job, task: str) -> dict[str, Any] | None:
                        "name": f"{arm}: model ranking{rho_text}", "line": {"color": color}})
         if oracle:
             traces.append({"type": "scatter", "mode": "lines", "x": oracle["x"], "y": oracle["y"],
-                           "legendgroup": f"arm{k}", "name": f"{arm}: true-effect ranking",
+                           "legendgroup": f"arm{k}", "name": f"{arm}: true-effect ranking", "showlegend": False,
                            "line": {"color": color, "dash": "dash", "width": 1}})
     if not traces:
         return None
-    layout = _layout(f"True effect captured, {TASK_LABELS[task]} (generated data)", "Rows targeted",
+    layout = _layout(f"True effect captured, {TASK_LABELS[task]} (generated data)<br><sup>solid: ranking by the "
+                     "model · dashed: ranking by the true effect (the best possible)</sup>", "Rows targeted",
                      "Σ true per-row uplift of the targeted rows")
-    return {"id": f"true-{task}", "data": traces, "layout": layout}
+    layout["margin"] = {**layout["margin"], "t": 60}
+    return {"id": f"true-{task}", "data": traces, "layout": _room_for_legend(layout, len(per_arm))}
 
 
 def job_figures(job: Job) -> list[dict[str, Any]]:
@@ -148,11 +170,14 @@ def comparison_figures(jobs: list[Job]) -> list[dict[str, Any]]:
                 for ref, dash in (("perfect", "dash"), ("random", "dot")):
                     points = reference.get(f"{curve}_{ref}")
                     if points:
+                        hidden = ref == "perfect" and curve == "uplift"
                         traces.append({"type": "scatter", "mode": "lines", "x": points["x"], "y": points["y"],
-                                       "name": ref, "line": {"color": "#999", "dash": dash, "width": 1}})
+                                       "name": f"{ref}{' (click to show)' if hidden else ''}",
+                                       "line": {"color": "#999", "dash": dash, "width": 1},
+                                       **({"visible": "legendonly"} if hidden else {})})
                 if traces:
                     arm = reference.get("arm", k)
+                    layout = _layout(f"{title}, {TASK_LABELS[task]}, {arm} vs control", "Rows targeted", y_title)
                     figures.append({"id": f"cmp-{curve}-{task}-{k}", "data": traces,
-                                    "layout": _layout(f"{title}, {TASK_LABELS[task]}, {arm} vs control",
-                                                      "Rows targeted", y_title)})
+                                    "layout": _room_for_legend(layout, len(traces))})
     return figures

@@ -5,7 +5,11 @@
   var LABELS = {clicks: "Incremental clicks / visits", conversions: "Incremental conversions", revenue: "Incremental revenue"};
 
   function $(id) { return document.getElementById(id); }
-  function fmt(v) { return v === null || v === undefined || isNaN(v) ? "—" : Number(v).toLocaleString(undefined, {maximumFractionDigits: 1}); }
+  function fmt(v) {
+    if (v === null || v === undefined || isNaN(v)) { return "—"; }
+    var r = Math.round(Number(v) * 10) / 10;
+    return (r === 0 ? 0 : r).toLocaleString(undefined, {maximumFractionDigits: 1});  // never "-0"
+  }
   function range(low, high, f) { return low === undefined ? "" : " [" + fmt(low * f) + ", " + fmt(high * f) + "]"; }
 
   function current() {

@@ -218,9 +218,20 @@ def write_plan(path: Path, heldout: pd.DataFrame, arms: list[str], population: f
     plan = build_plan(heldout, arms, population=population, n_boot=n_boot, seed=seed)
     plan["n_heldout"] = int(len(heldout))
     partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
-    partial.write_text(json.dumps(_json_safe(plan)))
+    partial.write_text(json.dumps(_json_safe(_rounded(plan))))
     partial.replace(path)
     return plan
+
+
+def _rounded(obj: Any, digits: int = 6) -> Any:
+    """Floats to ``digits`` significant digits: the planner JSON is embedded in a page, half the size this way."""
+    if isinstance(obj, dict):
+        return {k: _rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v, digits) for v in obj]
+    if isinstance(obj, float) and math.isfinite(obj):
+        return float(f"{obj:.{digits}g}")
+    return obj
 
 
 def _json_safe(obj: Any) -> Any:

@@ -152,8 +152,14 @@ def job_figures(job: Job) -> list[dict[str, Any]]:
 
 
 def comparison_figures(jobs: list[Job]) -> list[dict[str, Any]]:
-    """Overlaid Qini and uplift curves of several runs, per task and treated arm."""
+    """Overlaid Qini and uplift curves of several runs, per task and treated arm.
+
+    Runs with a different seed or split fractions were tested on different rows; the titles say so.
+    """
     figures = []
+    splits = {(j.params.get("seed"), j.params.get("valid_frac"), j.params.get("test_frac")) for j in jobs}
+    caveat = "<br><sup>runs used different test rows (seed or split fractions differ): compare with care</sup>" \
+        if len(splits) > 1 else ""
     for task in TASK_LABELS:
         arm_keys = sorted({k for job in jobs for k in (job.curves.get(task) or {})})
         for curve in ("qini", "uplift"):
@@ -177,7 +183,8 @@ def comparison_figures(jobs: list[Job]) -> list[dict[str, Any]]:
                                        **({"visible": "legendonly"} if hidden else {})})
                 if traces:
                     arm = reference.get("arm", k)
-                    layout = _layout(f"{title}, {TASK_LABELS[task]}, {arm} vs control", "Rows targeted", y_title)
+                    layout = _layout(f"{title}, {TASK_LABELS[task]}, {arm} vs control{caveat}", "Rows targeted",
+                                     y_title)
                     figures.append({"id": f"cmp-{curve}-{task}-{k}", "data": traces,
                                     "layout": _room_for_legend(layout, len(traces))})
     return figures

@@ -125,6 +125,9 @@ def test_baseline_run_and_comparison_page(client, user, synthetic_dataset):
     client.force_login(user)
     page = client.get(f"/jobs/compare/?ids={first.pk}&ids={second.pk}").content.decode()
     assert "chart-cmp-qini-ctr-1" in page and "sklift_qini_ctr" in page
+    assert "different test rows" not in page  # same seed and split fractions
+    second.params["seed"] = 1
+    assert "different test rows" in comparison_charts([first, second])[0]["layout"]["title"]["text"]
 
 
 def test_planner_is_built_on_first_view_when_the_worker_left_none(client, user, synthetic_dataset):

@@ -47,26 +47,26 @@ def job_plan(job: Job) -> dict[str, Any]:
 
 
 def metric_matrix(job: Job) -> dict[str, Any]:
-    """Task × arm × metric rows for the job page, each value with its interval where one exists."""
+    """Task × arm × metric rows for the job page, each value with its interval where one exists.
+
+    Rows are (task, treated arm) plus the mean over arms per task; columns without any value (e.g.
+    the true-effect correlation on real data) are left out.
+    """
     m = job.metrics
     arms = job.summary.get("arms") or {}
+    present = [(short, label, has_ci) for short, label, has_ci in MATRIX_METRICS
+               if any(key.startswith(f"{short}_") for key in m)]
     rows = []
     for task in ("ctr", "ctcvr"):
         for k in [k for k in sorted(arms, key=int) if k != "0"] + ["mean"]:
-            suffix = f"{task}_arm{k}" if k != "mean" else task
-            cells = []
-            for short, _, has_ci in MATRIX_METRICS:
-                value = m.get(f"{short}_{suffix}")
-                low, high = (m.get(f"{short}_{suffix}_low"), m.get(f"{short}_{suffix}_high")) if has_ci else (None, None)
-                cells.append({"key": f"{short}_{suffix}", "value": value, "low": low, "high": high})
+            suffix = task if k == "mean" else f"{task}_arm{k}"
+            cells = [{"key": f"{short}_{suffix}", "value": m.get(f"{short}_{suffix}"),
+                      "low": m.get(f"{short}_{suffix}_low") if has_ci else None,
+                      "high": m.get(f"{short}_{suffix}_high") if has_ci else None}
+                     for short, _, has_ci in present]
             if any(c["value"] is not None for c in cells):
-                rows.append({"task": task, "arm": arms.get(k, "mean over arms"), "cells": cells,
-                             "auc": m.get(f"auc_{task}")})
-    columns = [{"key": short, "label": label, "definition": _definition(short)} for short, label, _ in MATRIX_METRICS
-               if any(r["cells"][i]["value"] is not None for r in rows for i, (s, _, _) in enumerate(MATRIX_METRICS) if s == short)]
-    keep = {c["key"] for c in columns}
-    for row in rows:
-        row["cells"] = [c for c, (short, _, _) in zip(row["cells"], MATRIX_METRICS) if short in keep]
+                rows.append({"task": task, "arm": arms.get(k, "mean over arms"), "cells": cells})
+    columns = [{"key": short, "label": label, "definition": _definition(short)} for short, label, _ in present]
     return {"columns": columns, "rows": rows, "auc": {t: m.get(f"auc_{t}") for t in ("ctr", "ctcvr")},
             "naming": METRIC_DEFINITIONS["naming"], "auc_definition": METRIC_DEFINITIONS["auc"]}
 

@@ -172,3 +172,20 @@ def test_scoring_new_users_returns_uplift_per_arm(client, user, synthetic_datase
     with open(path, "rb") as fh:
         response = client.post(f"/uplift/jobs/{job.pk}/score/", {"file": fh})
     assert response.status_code == 400 and "lacks feature column" in response.content.decode()
+
+
+def test_metric_matrix_rows_columns_and_intervals(user, synthetic_dataset):
+    from uplift.selectors import metric_matrix
+
+    job = run_job(user, synthetic_dataset, "gbm_two_model", max_iter=5, n_bootstrap=10)
+    matrix = metric_matrix(job)
+    assert [(r["task"], r["arm"]) for r in matrix["rows"]] == [
+        ("ctr", "1"), ("ctr", "2"), ("ctr", "mean over arms"), ("ctcvr", "1"), ("ctcvr", "2"),
+        ("ctcvr", "mean over arms")]
+    assert [c["key"] for c in matrix["columns"]][:2] == ["sklift_auuc", "sklift_qini"]
+    assert "scikit-uplift" in matrix["columns"][0]["definition"]
+    first = matrix["rows"][0]["cells"][1]
+    assert first["key"] == "sklift_qini_ctr_arm1" and first["value"] == job.metrics["sklift_qini_ctr_arm1"]
+    assert first["low"] == job.metrics["sklift_qini_ctr_arm1_low"]
+    job.metrics = {k: v for k, v in job.metrics.items() if not k.startswith("spearman_true")}  # as on real data
+    assert "spearman_true" not in [c["key"] for c in metric_matrix(job)["columns"]]

@@ -20,6 +20,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("datasets/", include("datasets.urls")),
     path("jobs/", include("jobs.urls")),
+    path("uplift/", include("uplift.urls")),
     path("admin/", admin.site.urls),
     path("api/", include(router.urls)),
     path("api/algorithms/", algorithm_list, name="api-algorithms"),

@@ -4,7 +4,7 @@ Roles (as the analyst confirmed them): features are ``categorical`` / ``numeric`
 CTR :class:`~modeling.features.FeatureEncoder`, so vocabularies and statistics come from training
 rows only); ``treatment`` (any values, one of which is the control arm); ``click`` (or ``visit``)
 and ``conversion`` (binary, a conversion implies a click); optional ``exposure`` (binary) and
-``revenue`` (a number).
+``revenue`` (a number); optional ``user_id`` (never a feature, only copied to the held-out scores).
 
 Encoded batch layout (every tensor sliced along the first axis B): ``cat`` (B, F_cat) long and
 ``num`` (B, F_num) float as in ``modeling/schema.py``; ``treatment`` (B,) long with 0 = control and
@@ -44,6 +44,7 @@ class UpliftColumns:
     numeric: tuple[str, ...]
     exposure: str | None = None
     revenue: str | None = None
+    user_id: str | None = None
 
     @classmethod
     def from_roles(cls, roles: dict[str, str]) -> "UpliftColumns":
@@ -63,6 +64,7 @@ class UpliftColumns:
             numeric=tuple(c for c, r in roles.items() if r == "numeric"),
             exposure=one(("exposure",), "exposure", required=False),
             revenue=one(("revenue",), "revenue", required=False),
+            user_id=one(("user_id",), "user id", required=False),
         )
         if not columns.categorical and not columns.numeric:
             raise DataError("No feature columns: give at least one column the role categorical or numeric.")

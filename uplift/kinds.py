@@ -12,7 +12,7 @@ from mlcore.api import DataError
 
 from .data import TRUE_EFFECT_PREFIXES, choose_control
 
-ROLES = ("categorical", "numeric", "treatment", "click", "visit", "conversion", "exposure", "revenue", "ignore")
+ROLES = ("categorical", "numeric", "treatment", "click", "visit", "conversion", "exposure", "revenue", "user_id", "ignore")
 NAMES = {
     "treatment": {"treatment", "treatment_flg", "treatment_group", "treatment_group_key", "treat", "is_treat",
                   "is_treated", "arm", "variant", "group", "w"},

@@ -3,14 +3,17 @@
 Evaluation follows spec §2.4: for each task (CTR: y = click; CTCVR: y = click ∧ conversion) and each
 treated arm k (rows of control and arm k, w = 1[t = k], score = predicted uplift of arm k) it reports
 the scikit-uplift normalised AUUC and Qini coefficient with bootstrap CIs, the causalml AUUC and Qini
-score, uplift@10/20/30 % and the decile table, plus per-task AUC on the factual outcome, and, when the
+score, uplift@10/20/30 % and the decile table, a pointwise bootstrap band of each uplift curve, plus per-task AUC on the factual outcome, and, when the
 data carries true effects, the true-effect curve and the Spearman correlation with them.
 """
 from __future__ import annotations
 
+import json
 import math
 import pickle
 import time
+import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,10 +32,13 @@ from . import metrics as M
 from .data import TRUE_EFFECT_PREFIXES, UpliftColumns, UpliftEncoder, stratified_split, true_effect_columns, validate_uplift_frame
 from .gbm import GBMTwoModel
 from .nets import ECUP, DragonNet, SLearner, TARNet, TLearner, UpliftNet
+from .planner import build_plan, uplift_curve_band
 
 DEEP_MODELS = ("ecup", "s_learner", "t_learner", "tarnet", "dragonnet")
 TASKS = ("ctr", "ctcvr")
 TOP_FRACTIONS = (0.1, 0.2, 0.3)
+SCORES_FILE = "heldout_scores.parquet"
+PLAN_FILE = "planner.json"
 METRIC_DEFINITIONS = {
     "sklift_auuc": "Normalised AUUC as scikit-uplift 0.5.1 uplift_auc_score: (model − random) / (perfect − random) "
                    "area under the uplift curve; 1 = oracle, 0 = random or constant.",
@@ -163,6 +169,7 @@ def uplift_report(scores: dict[str, np.ndarray], click: np.ndarray, conversion: 
                 "qini_perfect": M.downsample_curve(*perfect_q, max_points),
                 "qini_random": M.downsample_curve(*M.random_curve(perfect_q), max_points),
                 "deciles": M.uplift_by_percentile(yk, sk, wk, bins=min(10, len(yk))),
+                "uplift_band": uplift_curve_band(yk, sk, wk, n_boot=n_bootstrap, seed=seed + k),
             }
             tau = true_effects.get(task, {}).get(k)
             if tau is not None:
@@ -177,6 +184,54 @@ def uplift_report(scores: dict[str, np.ndarray], click: np.ndarray, conversion: 
             if values:
                 metrics[f"{short}_{task}"] = float(np.nanmean(values)) if np.isfinite(values).any() else float("nan")
     return {k: float(v) for k, v in metrics.items() if math.isfinite(v)}, _json_safe(curves)
+
+
+def heldout_score_frame(scores: dict[str, np.ndarray], rows: np.ndarray, frame: pd.DataFrame,
+                        columns: UpliftColumns, arms: list[str], treatment: np.ndarray) -> pd.DataFrame:
+    """One row per held-out row: its position in the dataset, user id, arm, outcomes and uplift per arm and task.
+
+    ``row`` is the 0-based position of the row in the uploaded table; ``user_id`` is copied when a
+    column has that role. ``uplift_<task>_<k>`` is the predicted uplift of arm k (``arms[k]``) over
+    control; ``true_uplift_<task>_<k>`` the known effect on generated data.
+    """
+    out = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64)})
+    if columns.user_id:
+        out["user_id"] = frame[columns.user_id].to_numpy()
+    out["arm"] = [arms[k] for k in treatment]
+    out["arm_index"] = treatment.astype(np.int64)
+    out["click"] = _as_text(frame[columns.click]).isin({"1", "1.0", "true", "True"}).to_numpy(dtype=np.int64)
+    conv = _as_text(frame[columns.conversion]).isin({"1", "1.0", "true", "True"}).to_numpy(dtype=np.int64)
+    out["conversion"] = out["click"].to_numpy() * conv
+    if columns.revenue:
+        out["revenue"] = pd.to_numeric(frame[columns.revenue], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
+    for task in TASKS:
+        for k in range(1, len(arms)):
+            out[f"uplift_{task}_{k}"] = scores[f"uplift_{task}"][:, k]
+    for task, cols in true_effect_columns(list(frame.columns), arms).items():
+        for k, col in cols.items():
+            out[f"true_uplift_{task}_{k}"] = frame[col].to_numpy(dtype=np.float64)
+    return out
+
+
+def write_plan(path: Path, heldout: pd.DataFrame, arms: list[str], population: float, n_boot: int, seed: int) -> dict:
+    """Targeting-planner curves (:func:`uplift.planner.build_plan`) as JSON in the job folder, written atomically."""
+    plan = build_plan(heldout, arms, population=population, n_boot=n_boot, seed=seed)
+    plan["n_heldout"] = int(len(heldout))
+    partial = path.with_name(f"{path.name}.{uuid.uuid4().hex}.partial")
+    partial.write_text(json.dumps(_json_safe(_rounded(plan))))
+    partial.replace(path)
+    return plan
+
+
+def _rounded(obj: Any, digits: int = 6) -> Any:
+    """Floats to ``digits`` significant digits: the planner JSON is embedded in a page, half the size this way."""
+    if isinstance(obj, dict):
+        return {k: _rounded(v, digits) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_rounded(v, digits) for v in obj]
+    if isinstance(obj, float) and math.isfinite(obj):
+        return float(f"{obj:.{digits}g}")
+    return obj
 
 
 def _json_safe(obj: Any) -> Any:
@@ -198,7 +253,8 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
     columns = UpliftColumns.from_roles(ctx.roles)
     effect_candidates = [c for c in ctx.roles if c.startswith(tuple(TRUE_EFFECT_PREFIXES.values()))]
     ctx.progress(0.0, "loading data")
-    frame = ctx.read_table(list(dict.fromkeys(columns.used + effect_candidates)))
+    wanted = columns.used + effect_candidates + ([columns.user_id] if columns.user_id else [])
+    frame = ctx.read_table(list(dict.fromkeys(wanted)))
     ctx.log(f"loaded {len(frame):,} rows")
     warnings = validate_uplift_frame(frame, columns, p["control"])
     for message in warnings:
@@ -230,6 +286,11 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
     effects = true_effect_columns(list(test_df.columns), encoder.arms)
     true_effects = {task: {k: test_df[col].to_numpy(dtype=np.float64) for k, col in cols.items()}
                     for task, cols in effects.items()}
+    heldout = heldout_score_frame(scores, test_idx, test_df, columns, encoder.arms, test["treatment"].numpy())
+    heldout.to_parquet(ctx.workdir / SCORES_FILE, index=False)
+    ctx.progress(0.97, "targeting planner curves")
+    write_plan(ctx.workdir / PLAN_FILE, heldout, encoder.arms, population=len(frame), n_boot=p["n_bootstrap"],
+               seed=p["seed"])
     metrics, curves = uplift_report(
         scores, test["click"].numpy().astype(np.float64), test["conversion"].numpy().astype(np.float64),
         test["treatment"].numpy(), encoder.arms, true_effects,
@@ -249,7 +310,7 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
         arms={str(k): arm for k, arm in enumerate(encoder.arms)}, control=encoder.arms[0],
         test_rows_per_arm={arm: int((t_test == k).sum()) for k, arm in enumerate(encoder.arms)},
         warnings=warnings, metric_definitions=METRIC_DEFINITIONS, train_seconds=round(time.perf_counter() - started, 2),
-        has_true_effects=bool(true_effects))
+        has_true_effects=bool(true_effects), scores_file=SCORES_FILE, plan_file=PLAN_FILE)
     if "exposure" in test:
         exposure = test["exposure"].numpy()
         summary["exposure_rate_per_arm"] = {arm: float(exposure[t_test == k].mean()) if (t_test == k).any() else None

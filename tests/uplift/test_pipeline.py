@@ -139,3 +139,20 @@ def test_hillstrom_trains_with_the_no_email_control(tmp_path):
     assert result.summary["control"] == "No E-Mail"
     assert result.metrics["auc_ctr"] > 0.55
     assert result.metrics["sklift_qini_ctr"] > 0
+
+
+def test_held_out_scores_are_written_for_the_planner(tmp_path):
+    frame = make_chain_uplift(1500, n_treatments=2, seed=8)
+    frame["customer"] = [f"c{i}" for i in range(len(frame))]
+    roles = dict(synthetic_roles(frame), customer="user_id")
+    result, _ = run(frame, roles, "gbm_two_model", tmp_path, max_iter=10, n_bootstrap=10)
+    scores = pd.read_parquet(tmp_path / result.summary["scores_file"])
+    assert len(scores) == result.summary["n_test"]
+    assert (scores["user_id"] == frame["customer"].to_numpy()[scores["row"]]).all()
+    assert (scores["click"] == frame["click"].to_numpy()[scores["row"]]).all()
+    assert (scores["arm_index"] == frame["treatment"].to_numpy()[scores["row"]]).all()
+    assert np.allclose(scores["true_uplift_ctr_2"], frame["true_uplift_click_2"].to_numpy()[scores["row"]])
+    assert {"uplift_ctr_1", "uplift_ctr_2", "uplift_ctcvr_1", "uplift_ctcvr_2"} <= set(scores.columns)
+    plan = json.loads((tmp_path / result.summary["plan_file"]).read_text())
+    assert set(plan["plans"]) == {"1:ctr", "1:ctcvr", "2:ctr", "2:ctcvr"} and plan["population"] == len(frame)
+    assert plan["n_heldout"] == len(scores) and plan["n_boot"] == 10

@@ -1,10 +1,11 @@
-"""Load demo datasets: the real Criteo samples from the shared data folder, or generated ones.
+"""Load demo datasets: the real Criteo samples (and Hillstrom, for uplift) from the shared data folder, or generated ones.
 
     python manage.py load_demo_data [--owner demo] [--data-dir PATH] [--synthetic]
 
 Real files are read from ``CTRSTUDIO_SHARED_DATA`` (default ``../shared/data``) and stored like
 an upload; they are never copied into the repository. Without that folder, a seeded generator
-makes datasets whose names and descriptions say they are synthetic.
+makes datasets whose names and descriptions say they are synthetic (a CTR table here, an uplift
+table through ``make_uplift_data``).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
 from datasets.models import Dataset
@@ -27,6 +29,15 @@ REAL = [
     ("criteo_kaggle_tiny/train.tiny.csv", "Criteo Kaggle tiny (1,999 raw rows)",
      "Real public data: the first rows of the Criteo Display Advertising Challenge train.csv, 13 numeric and 26 "
      "categorical fields (Criteo's terms: non-commercial research use).", {"Label": "label"}),
+]
+
+# Optional real uplift data: loaded when the shared folder has it, skipped (with a note) when not.
+UPLIFT_REAL = [
+    ("hillstrom/Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_2008.03.20.csv",
+     "Hillstrom e-mail campaign (64k customers, uplift)",
+     "Real public data: Kevin Hillstrom's MineThatData E-Mail Analytics Challenge (2008). A randomised campaign "
+     "with three arms (`segment`: Mens E-Mail, Womens E-Mail, No E-Mail = control); outcomes visit, conversion and "
+     "spend in the following two weeks. No formal licence; widely redistributed for research.", None),
 ]
 
 
@@ -62,10 +73,12 @@ class Command(BaseCommand):
         data_dir = Path(options["data_dir"] or settings.SHARED_DATA_DIR)
         if not options["synthetic"] and data_dir.is_dir():
             self._load_real(owner, data_dir)
+            self._load_real_uplift(owner, data_dir)
         else:
             if not options["synthetic"]:
                 self.stdout.write(f"No shared data folder at {data_dir}: generating synthetic demo data instead.")
             self._load_synthetic(owner)
+            call_command("make_uplift_data", owner=owner.username, stdout=self.stdout)
 
     def _load_real(self, owner, data_dir: Path) -> None:
         for relative, name, description, roles in REAL:
@@ -76,6 +89,19 @@ class Command(BaseCommand):
                 self.stdout.write(f"= {name} already loaded")
                 continue
             dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=name, kind="ctr",
+                                     description=description, role_overrides=roles, source=Dataset.Source.DEMO)
+            self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
+
+    def _load_real_uplift(self, owner, data_dir: Path) -> None:
+        for relative, name, description, roles in UPLIFT_REAL:
+            path = data_dir / relative
+            if not path.exists():
+                self.stdout.write(f"- {name}: {path} not found, skipped")
+                continue
+            if Dataset.objects.filter(owner=owner, name=name).exists():
+                self.stdout.write(f"= {name} already loaded")
+                continue
+            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=name, kind="uplift",
                                      description=description, role_overrides=roles, source=Dataset.Source.DEMO)
             self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
 

@@ -62,14 +62,11 @@ def oa_mine_long_table(n_products: int = 90, n_unlabelled: int = 15) -> "pd.Data
 
     The last ``n_unlabelled`` products keep one row with an empty attribute and value (to extract for).
     """
-    from attributes.io import load_extractgpt
+    from attributes.io import load_extractgpt, to_long_table
 
     products, labels = load_extractgpt("oa-mine", splits=("test",))
     products = products.head(n_products)
-    labelled = products["product_id"].head(n_products - n_unlabelled)
-    rows = products[["product_id", "title", "category"]].merge(
-        labels[labels["product_id"].isin(labelled)][["product_id", "attribute", "value"]], how="left")
-    return rows.fillna("")
+    return to_long_table(products, labels, unlabelled=products["product_id"].tail(n_unlabelled))
 
 
 @pytest.fixture

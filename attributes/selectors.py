@@ -84,10 +84,17 @@ def filter_choices(job) -> dict[str, list[str]]:
             "attributes": sorted(qs.values_list("attribute", flat=True).distinct())}
 
 
+def review_queryset(job) -> QuerySet:
+    """Predictions waiting for a decision, least confident first.
+
+    Held-out test products are left out: their labels are known, and the job page measures them.
+    """
+    return (ExtractedValue.objects.filter(job=job, status=Status.PREDICTED).exclude(split="test")
+            .order_by("confidence", "id"))
+
+
 def next_to_review(job) -> ExtractedValue | None:
-    """The least confident prediction still waiting for a decision."""
-    return (ExtractedValue.objects.filter(job=job, status=Status.PREDICTED)
-            .order_by("confidence", "id").first())
+    return review_queryset(job).first()
 
 
 def review_counts(job) -> dict[str, int]:
@@ -102,26 +109,23 @@ def coverage(job) -> dict[str, Any]:
     and after when it also has a prediction or accepted value that was not rejected.
     """
     qs = ExtractedValue.objects.filter(job=job)
-    n_products = qs.values("product_id").distinct().count()
+    n_products = (job.summary or {}).get("products") or qs.values("product_id").distinct().count()
     per_category_products = dict(qs.values_list("category").annotate(n=Count("product_id", distinct=True)))
+    attrs_per_category = dict(qs.values_list("category").annotate(n=Count("attribute", distinct=True)))
 
-    def filled(statuses, by: str) -> dict:
-        rows = (qs.filter(status__in=statuses).values_list(by).annotate(n=Count("product_id", distinct=True)))
-        return dict(rows)
+    def filled(statuses, *by: str) -> dict:
+        rows = qs.filter(status__in=statuses).values_list(*by).annotate(n=Count("product_id", distinct=True))
+        return {key[0] if len(by) == 1 else key[:-1]: key[-1] for key in rows}
 
     before_attr = filled([Status.FROM_LABELS], "attribute")
     after_attr = filled(FILLED, "attribute")
     attributes = sorted(after_attr, key=lambda a: -after_attr[a])
-    pairs_before = (qs.filter(status=Status.FROM_LABELS).values("category").annotate(
-        n=Count("product_id", distinct=True)))
-    cat_before = {r["category"]: r["n"] for r in pairs_before}
-    # category fill = share of (product, attribute) cells filled, over the category's attributes
+    # a category's fill rate: filled (product, attribute) cells over its products × its attributes
     cells = {}
-    for status_set, key in (([Status.FROM_LABELS], "before"), (FILLED, "after")):
-        rows = (qs.filter(status__in=status_set).values("category", "product_id", "attribute").distinct()
-                .values_list("category").annotate(n=Count("id")))
-        cells[key] = dict(rows)
-    attrs_per_category = dict(qs.values_list("category").annotate(n=Count("attribute", distinct=True)))
+    for statuses, key in (([Status.FROM_LABELS], "before"), (FILLED, "after")):
+        cells[key] = {}
+        for (category, _), n in filled(statuses, "category", "attribute").items():
+            cells[key][category] = cells[key].get(category, 0) + n
     label_values = set(qs.filter(status=Status.FROM_LABELS).values_list("attribute", "value").distinct())
     new_values = (qs.filter(status__in=[Status.PREDICTED, Status.ACCEPTED]).values("attribute", "value")
                   .annotate(n=Count("product_id", distinct=True)).order_by("-n", "attribute", "value"))
@@ -138,7 +142,6 @@ def coverage(job) -> dict[str, Any]:
                                            attrs_per_category.get(c, 0)) for c in per_category_products},
         "category_after": {c: _cell_share(cells["after"].get(c, 0), per_category_products[c],
                                           attrs_per_category.get(c, 0)) for c in per_category_products},
-        "category_products_labelled": cat_before,
         "emerging": emerging,
         "top_values": top_values,
     }

@@ -29,6 +29,10 @@ def test_text_similarity_job_stores_predictions_with_evidence(extraction_job, at
     unlabelled = set(predicted.filter(split="unlabelled").values_list("product_id", flat=True))
     assert unlabelled and all(v.category for v in predicted[:20])
     assert "micro_f1_std" in job.metrics and job.curves["per_attribute"]
+    # held-out test products are measured, not reviewed: the queue holds the unlabelled ones
+    from attributes.selectors import review_queryset
+
+    assert set(review_queryset(job).values_list("split", flat=True)) == {"unlabelled"}
 
 
 def test_accepted_values_are_labels_on_the_next_run_and_rejected_ones_are_not(extraction_job, user):

@@ -90,6 +90,8 @@ def test_coverage_before_and_after_and_new_values(client_in, stored_values):
     assert data["n_products"] == 30
     assert data["attribute_before"] == {"Color": 0.0, "Brand": 1.0}
     assert data["attribute_after"] == {"Color": 1.0, "Brand": 1.0}
+    assert data["category_before"] == {"Shoes": 0.5, "Bags": 0.5}
+    assert data["category_after"] == {"Shoes": 1.0, "Bags": 1.0}
     assert {(r["attribute"], r["value"]) for r in data["emerging"]} == {("Color", "Red"), ("Brand", "Acme")}
     page = client_in.get(reverse("attributes:coverage", args=[stored_values.pk])).content.decode()
     assert 'data-figure="fill-attribute"' in page and "vendor/plotly.min.js" in page and "cdn" not in page.lower()
@@ -164,3 +166,5 @@ def test_job_page_shows_attribute_panel_and_charts(client_in, stored_values):
     assert 'id="attribute-panel"' in page and "0.500 ± 0.010" in page and "0.400 ± 0.020" in page
     assert 'data-figure="attr-metrics"' in page and 'data-figure="attr-per-attribute"' in page
     assert reverse("attributes:review", args=[stored_values.pk]) in page
+    for chart in ("attr-metrics", "attr-hits", "attr-per-attribute"):  # charts.js finds each spec by its id
+        assert page.count(f'id="{chart}"') == 1, chart

@@ -44,8 +44,12 @@ class ExtractedValue(models.Model):
         ordering = ["id"]
         indexes = [
             models.Index(fields=["job", "attribute", "value"], name="xv_job_attr_value"),
+            # covers both coverage queries, so they read no table rows (at a million rows)
+            models.Index(fields=["job", "category", "attribute", "product_id", "status", "value"],
+                         name="xv_job_cells"),
             models.Index(fields=["job", "category"], name="xv_job_category"),
-            models.Index(fields=["job", "status", "confidence"], name="xv_job_status_conf"),
+            # the review queue: least confident first, skipping held-out test products, index-only
+            models.Index(fields=["job", "status", "confidence", "split"], name="xv_job_review"),
             models.Index(fields=["job", "product_id"], name="xv_job_product"),
             models.Index(fields=["dataset", "product_id", "attribute"], name="xv_dataset_product_attr"),
             models.Index(fields=["dataset", "status"], name="xv_dataset_status"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
 from jobs.selectors import jobs_visible_to
@@ -77,11 +78,24 @@ def values_page(job, filters: ValueFilters, after: int = 0, size: int = PAGE_SIZ
     return rows, (rows[-1].id if more else None)
 
 
-def filter_choices(job) -> dict[str, list[str]]:
-    """Distinct categories and attributes of the job, for the filter menus."""
+def job_facets(job) -> dict[str, Any]:
+    """``categories`` (name -> products) and ``attributes`` of the job's values.
+
+    Stored on the job when its values are written (they never change after, review only changes
+    statuses), so menus and coverage need no scan; computed here for older jobs.
+    """
+    facets = (job.curves or {}).get("extraction")
+    if facets:
+        return facets
     qs = ExtractedValue.objects.filter(job=job)
-    return {"categories": sorted(qs.values_list("category", flat=True).distinct()),
+    return {"categories": dict(qs.values_list("category").annotate(n=Count("product_id", distinct=True))),
             "attributes": sorted(qs.values_list("attribute", flat=True).distinct())}
+
+
+def filter_choices(job) -> dict[str, list[str]]:
+    """Categories and attributes of the job, for the filter menus."""
+    facets = job_facets(job)
+    return {"categories": sorted(facets["categories"]), "attributes": sorted(facets["attributes"])}
 
 
 def review_queryset(job) -> QuerySet:
@@ -102,50 +116,73 @@ def review_counts(job) -> dict[str, int]:
     return {s: counts.get(s, 0) for s in Status.values}
 
 
+def _cells(job) -> list[tuple[str, str, int, int]]:
+    """``(category, attribute, products labelled, products filled)`` in one pass over an index.
+
+    Filled counts a product once whatever mix of label, prediction and accept it has, so the
+    two counts are exact distinct-product counts.
+    """
+    table = ExtractedValue._meta.db_table
+    filled = ", ".join(["%s"] * len(FILLED))
+    sql = f"""
+        SELECT category, attribute, SUM(labelled), SUM(filled) FROM (
+            SELECT category, attribute, product_id,
+                   MAX(CASE WHEN status = %s THEN 1 ELSE 0 END) AS labelled,
+                   MAX(CASE WHEN status IN ({filled}) THEN 1 ELSE 0 END) AS filled
+            FROM {table} WHERE job_id = %s GROUP BY category, attribute, product_id) cells
+        GROUP BY category, attribute"""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Status.FROM_LABELS, *FILLED, job.pk])
+        return [(c, a, int(lab or 0), int(fill or 0)) for c, a, lab, fill in cursor.fetchall()]
+
+
 def coverage(job) -> dict[str, Any]:
     """Fill rates per attribute and category before (labels) and after extraction, and new values.
 
-    A (product, attribute) is filled before when the file (or an earlier accept) gave it a value,
-    and after when it also has a prediction or accepted value that was not rejected.
+    A (product, attribute) is filled before when the file (or an earlier accept, now a label)
+    gave it a value, and after when it also has a prediction or accepted value not rejected.
+    A category's fill rate is its filled (product, attribute) cells over its products times the
+    attributes seen in it. Two grouped queries, both index-only.
     """
     qs = ExtractedValue.objects.filter(job=job)
-    n_products = (job.summary or {}).get("products") or qs.values("product_id").distinct().count()
-    per_category_products = dict(qs.values_list("category").annotate(n=Count("product_id", distinct=True)))
-    attrs_per_category = dict(qs.values_list("category").annotate(n=Count("attribute", distinct=True)))
+    facets = job_facets(job)
+    n_products = (job.summary or {}).get("products") or sum(facets["categories"].values())
+    attribute_before: dict[str, int] = {}
+    attribute_after: dict[str, int] = {}
+    category_before: dict[str, int] = {}
+    category_after: dict[str, int] = {}
+    category_attributes: dict[str, set] = {}
+    for category, attribute, labelled, filled in _cells(job):
+        attribute_before[attribute] = attribute_before.get(attribute, 0) + labelled
+        attribute_after[attribute] = attribute_after.get(attribute, 0) + filled
+        category_before[category] = category_before.get(category, 0) + labelled
+        category_after[category] = category_after.get(category, 0) + filled
+        category_attributes.setdefault(category, set()).add(attribute)
+    attributes = sorted(attribute_after, key=lambda a: (-attribute_after[a], a))
+    counts = list(qs.values_list("attribute", "value", "status").annotate(n=Count("id")))
+    labelled_values = {(a, v) for a, v, status, _ in counts if status == Status.FROM_LABELS}
+    new: dict[tuple[str, str], int] = {}
+    for attribute, value, status, n in counts:
+        if status in (Status.PREDICTED, Status.ACCEPTED) and (attribute, value) not in labelled_values:
+            new[(attribute, value)] = new.get((attribute, value), 0) + n
+    emerging = [{"attribute": a, "value": v, "n": n}
+                for (a, v), n in sorted(new.items(), key=lambda kv: (-kv[1], kv[0]))[:30]]
+    top_values = sorted(({"attribute": a, "value": v, "status": s, "n": n} for a, v, s, n in counts
+                         if s in FILLED), key=lambda r: -r["n"])[:200]
 
-    def filled(statuses, *by: str) -> dict:
-        rows = qs.filter(status__in=statuses).values_list(*by).annotate(n=Count("product_id", distinct=True))
-        return {key[0] if len(by) == 1 else key[:-1]: key[-1] for key in rows}
+    def share(cells: dict, category: str) -> float:
+        products = facets["categories"].get(category, 0)
+        return cells.get(category, 0) / max(products * len(category_attributes[category]), 1)
 
-    before_attr = filled([Status.FROM_LABELS], "attribute")
-    after_attr = filled(FILLED, "attribute")
-    attributes = sorted(after_attr, key=lambda a: -after_attr[a])
-    # a category's fill rate: filled (product, attribute) cells over its products × its attributes
-    cells = {}
-    for statuses, key in (([Status.FROM_LABELS], "before"), (FILLED, "after")):
-        cells[key] = {}
-        for (category, _), n in filled(statuses, "category", "attribute").items():
-            cells[key][category] = cells[key].get(category, 0) + n
-    label_values = set(qs.filter(status=Status.FROM_LABELS).values_list("attribute", "value").distinct())
-    new_values = (qs.filter(status__in=[Status.PREDICTED, Status.ACCEPTED]).values("attribute", "value")
-                  .annotate(n=Count("product_id", distinct=True)).order_by("-n", "attribute", "value"))
-    emerging = [r for r in new_values if (r["attribute"], r["value"]) not in label_values][:30]
-    top_values = list(qs.filter(status__in=FILLED).values("attribute", "value", "status")
-                      .annotate(n=Count("product_id", distinct=True)).order_by("-n")[:200])
+    categories = sorted(category_attributes)
     return {
         "n_products": n_products,
         "attributes": attributes,
-        "attribute_before": {a: before_attr.get(a, 0) / max(n_products, 1) for a in attributes},
-        "attribute_after": {a: after_attr.get(a, 0) / max(n_products, 1) for a in attributes},
-        "categories": sorted(per_category_products),
-        "category_before": {c: _cell_share(cells["before"].get(c, 0), per_category_products[c],
-                                           attrs_per_category.get(c, 0)) for c in per_category_products},
-        "category_after": {c: _cell_share(cells["after"].get(c, 0), per_category_products[c],
-                                          attrs_per_category.get(c, 0)) for c in per_category_products},
+        "attribute_before": {a: attribute_before[a] / max(n_products, 1) for a in attributes},
+        "attribute_after": {a: attribute_after[a] / max(n_products, 1) for a in attributes},
+        "categories": categories,
+        "category_before": {c: share(category_before, c) for c in categories},
+        "category_after": {c: share(category_after, c) for c in categories},
         "emerging": emerging,
         "top_values": top_values,
     }
-
-
-def _cell_share(filled: int, products: int, attributes: int) -> float:
-    return filled / max(products * attributes, 1)

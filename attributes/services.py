@@ -11,7 +11,7 @@ import io
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -65,16 +65,17 @@ def with_extracted_values(algorithm: Algorithm) -> Algorithm:
         ctx.extra.update(review_labels(job.dataset))
         result = algorithm.run(ctx)
         ctx.progress(0.99, "storing extracted values")
-        result.summary["extracted_rows"] = store_extracted_values(job, ctx, result)
+        result.summary["extracted_rows"], result.curves["extraction"] = store_extracted_values(job, ctx, result)
         return result
 
     return replace(algorithm, run=run)
 
 
-def store_extracted_values(job, ctx: RunContext, result: RunResult) -> int:
-    """Bulk-insert the job's predictions and the labels it learned from; return the row count.
+def store_extracted_values(job, ctx: RunContext, result: RunResult) -> tuple[int, dict]:
+    """Bulk-insert the job's predictions and the labels it learned from.
 
-    A re-run of the same job (after a worker died) replaces its rows.
+    Returns the row count and the facets the pages filter by (``categories``: name -> products,
+    ``attributes``). A re-run of the same job (after a worker died) replaces its rows.
     """
     frame = ctx.read_table([c for c, r in ctx.roles.items() if r != "ignore"])
     products, labels, _ = catalogue_from_table(frame, ctx.roles, accepted=ctx.extra.get("accepted_labels"),
@@ -90,29 +91,29 @@ def store_extracted_values(job, ctx: RunContext, result: RunResult) -> int:
                                status=Status.FROM_LABELS)
     predictions = predictions.assign(status=Status.PREDICTED)
     rows = pd.concat([labels, predictions], ignore_index=True).sort_values(["product_id", "status"], kind="stable")
+    rows = rows.join(products[["title", "description", "category"]], on="product_id")
+    rows["evidence_text"] = np.where(rows["evidence_field"] == "title", rows["title"],
+                                     np.where(rows["evidence_field"] == "description", rows["description"], ""))
     with transaction.atomic():
         ExtractedValue.objects.filter(job=job).delete()
-        created = 0
         for start in range(0, len(rows), BULK_BATCH):
-            chunk = rows.iloc[start:start + BULK_BATCH]
-            ExtractedValue.objects.bulk_create(_objects(job, chunk, products), batch_size=BULK_BATCH)
-            created += len(chunk)
-    return created
+            ExtractedValue.objects.bulk_create(_objects(job, rows.iloc[start:start + BULK_BATCH]),
+                                               batch_size=BULK_BATCH)
+    stored = products.loc[rows["product_id"].unique()]
+    facets = {"categories": {str(k): int(v) for k, v in stored.groupby("category").size().items()},
+              "attributes": sorted(rows["attribute"].unique().tolist())}
+    return len(rows), facets
 
 
-def _objects(job, chunk: pd.DataFrame, products: pd.DataFrame) -> Iterator[ExtractedValue]:
+def _objects(job, chunk: pd.DataFrame) -> Iterator[ExtractedValue]:
     for r in chunk.itertuples(index=False):
-        product = products.loc[r.product_id]
-        field = r.evidence_field or ""
-        start = None if pd.isna(r.evidence_start) else int(r.evidence_start)
-        end = None if pd.isna(r.evidence_end) else int(r.evidence_end)
         yield ExtractedValue(
-            job=job, dataset_id=job.dataset_id, product_id=r.product_id, title=product["title"],
-            category=product["category"], attribute=r.attribute, value=r.value[:500],
-            confidence=float(r.score), stated=bool(r.stated), evidence_field=field,
-            evidence_start=start, evidence_end=end,
-            evidence_text=product[field] if field in ("title", "description") else "",
-            is_new_value=bool(r.is_new_value), split=str(r.split or ""),
+            job=job, dataset_id=job.dataset_id, product_id=r.product_id, title=r.title, category=r.category,
+            attribute=r.attribute, value=r.value[:500], confidence=float(r.score), stated=bool(r.stated),
+            evidence_field=r.evidence_field or "",
+            evidence_start=None if pd.isna(r.evidence_start) else int(r.evidence_start),
+            evidence_end=None if pd.isna(r.evidence_end) else int(r.evidence_end),
+            evidence_text=r.evidence_text, is_new_value=bool(r.is_new_value), split=str(r.split or ""),
             correct=None if pd.isna(r.correct) else bool(r.correct), status=r.status)
 
 

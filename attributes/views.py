@@ -61,8 +61,8 @@ def review_value(request: HttpRequest, value_id: int) -> HttpResponse:
     except services.ReviewError as exc:
         error = str(exc)
     if request.htmx:
-        return render(request, "attributes/_review_card.html", _review_context(value.job, error, done),
-                      status=409 if error and request.POST.get("strict") else 200)
+        # 200 even when refused: HTMX swaps the card, which shows the reason and the same item
+        return render(request, "attributes/_review_card.html", _review_context(value.job, error, done))
     if error:
         messages.error(request, error)
     return redirect("attributes:review", pk=value.job_id)

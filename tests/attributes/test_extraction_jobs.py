@@ -29,6 +29,9 @@ def test_text_similarity_job_stores_predictions_with_evidence(extraction_job, at
     unlabelled = set(predicted.filter(split="unlabelled").values_list("product_id", flat=True))
     assert unlabelled and all(v.category for v in predicted[:20])
     assert "micro_f1_std" in job.metrics and job.curves["per_attribute"]
+    facets = job.curves["extraction"]  # menus and coverage read these instead of scanning the rows
+    assert facets["attributes"] == sorted(set(values.values_list("attribute", flat=True)))
+    assert sum(facets["categories"].values()) == values.values("product_id").distinct().count()
     # held-out test products are measured, not reviewed: the queue holds the unlabelled ones
     from attributes.selectors import review_queryset
 

@@ -53,6 +53,7 @@ class ExtractedValue(models.Model):
             models.Index(fields=["job", "product_id"], name="xv_job_product"),
             models.Index(fields=["dataset", "product_id", "attribute"], name="xv_dataset_product_attr"),
             models.Index(fields=["dataset", "status"], name="xv_dataset_status"),
+            models.Index(fields=["job", "reviewed_at"], name="xv_job_reviewed"),  # the coverage cache key
         ]
 
     def __str__(self) -> str:

@@ -93,6 +93,10 @@ def test_coverage_before_and_after_and_new_values(client_in, stored_values):
     assert data["category_before"] == {"Shoes": 0.5, "Bags": 0.5}
     assert data["category_after"] == {"Shoes": 1.0, "Bags": 1.0}
     assert {(r["attribute"], r["value"]) for r in data["emerging"]} == {("Color", "Red"), ("Brand", "Acme")}
+    # a review decision shows at once: the cached coverage is keyed by the latest review
+    rejected = ExtractedValue.objects.get(job=stored_values, product_id="p25", attribute="Color")
+    review_value(rejected, user=stored_values.owner, decision="reject")
+    assert coverage(stored_values)["attribute_after"]["Color"] == 29 / 30
     page = client_in.get(reverse("attributes:coverage", args=[stored_values.pk])).content.decode()
     assert 'data-figure="fill-attribute"' in page and "vendor/plotly.min.js" in page and "cdn" not in page.lower()
 

@@ -172,3 +172,9 @@ def test_job_page_shows_attribute_panel_and_charts(client_in, stored_values):
     assert reverse("attributes:review", args=[stored_values.pk]) in page
     for chart in ("attr-metrics", "attr-hits", "attr-per-attribute"):  # charts.js finds each spec by its id
         assert page.count(f'id="{chart}"') == 1, chart
+
+
+def test_admin_lists_extracted_values(client, django_user_model, stored_values):
+    client.force_login(django_user_model.objects.create_superuser("root", password="root-pass-123"))
+    page = client.get("/admin/attributes/extractedvalue/", {"status__exact": "predicted"}).content.decode()
+    assert "Acme" in page

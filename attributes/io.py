@@ -262,3 +262,18 @@ def load_implicitave(domains: Sequence[str] | None = None,
             frame["source_split"] = split
             parts.append((_normalise_products(frame), _normalise_labels(frame)))
     return _concat(parts)
+
+
+def to_long_table(products: pd.DataFrame, labels: pd.DataFrame,
+                  unlabelled: Iterable[str] = ()) -> pd.DataFrame:
+    """The analysts' upload shape: a row per (product, attribute, value), product columns repeated.
+
+    Products without labels, and those listed in ``unlabelled`` (their labels are dropped), get one
+    row with an empty attribute and value: the products a job extracts values for.
+    """
+    hidden = set(unlabelled)
+    kept = labels[~labels["product_id"].isin(hidden)][["product_id", "attribute", "value"]]
+    columns = ["product_id", "title"] + [c for c in ("description", "category")  # only when filled
+                                         if c in products.columns and products[c].astype(bool).any()]
+    table = products[columns].merge(kept, on="product_id", how="left")
+    return table.fillna({"attribute": "", "value": ""})

@@ -33,7 +33,7 @@ from attributes.evaluation import (Split, allowed_matrix, choose_threshold, deci
                                    truth_matrix)
 from attributes.features import NodeFeatures, encode_node_features
 from attributes.hypergraph import Catalogue, encode_catalogue
-from attributes.io import split_long_table
+from attributes.io import _normalise_labels, split_long_table
 from attributes.training import HyperPAVERanker
 from mlcore.api import DataError, RunContext, RunResult
 
@@ -44,22 +44,79 @@ _ROLE_COLUMNS = {"item_id": "product_id", "product_id": "product_id", "title": "
 
 
 def catalogue_from_context(ctx: RunContext) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Products and labels from the job's table, using the roles the analyst confirmed."""
-    columns = {}
-    for column, role in ctx.roles.items():
+    """Products and labels from the job's table, using the roles the analyst confirmed.
+
+    ``ctx.extra`` may add ``accepted_labels`` (values a reviewer accepted on an earlier run) and
+    ``rejected_labels`` (values a reviewer rejected, dropped even when the file states them),
+    both ``product_id, attribute, value`` frames. A ``group`` column fills ``ctx.extra["groups"]``
+    when the caller gave none.
+    """
+    frame = ctx.read_table([c for c, r in ctx.roles.items() if r in _TABLE_ROLES])
+    products, labels, groups = catalogue_from_table(
+        frame, ctx.roles, accepted=ctx.extra.get("accepted_labels"),
+        rejected=ctx.extra.get("rejected_labels"))
+    if groups is not None and ctx.extra.get("groups") is None:
+        ctx.extra["groups"] = groups
+    if labels.empty:
+        raise DataError("no labelled (attribute, value) rows: give at least some products their "
+                        "known attribute values in the `attribute` and `value` columns")
+    return products, labels
+
+
+_TABLE_ROLES = set(_ROLE_COLUMNS) | {"brand", "group"}
+
+
+def catalogue_from_table(frame: pd.DataFrame, roles: dict[str, str], *,
+                         accepted: pd.DataFrame | None = None,
+                         rejected: pd.DataFrame | None = None
+                         ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """The analyst's long table as the engine's ``(products, labels, groups)``.
+
+    ``roles`` maps column name to role. A ``brand`` column becomes a ``Brand`` label per product;
+    a ``group`` column (session, basket, co-view list id) becomes behaviour groups of the
+    products sharing a value (``group_id, product_id, kind``), or ``None`` without one.
+    """
+    columns: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    for column, role in roles.items():
         if role in _ROLE_COLUMNS and _ROLE_COLUMNS[role] not in columns:
             columns[_ROLE_COLUMNS[role]] = column
+        elif role in ("brand", "group") and role not in extra:
+            extra[role] = column
     for needed in ("product_id", "title"):
         if needed not in columns:
             role = "item_id" if needed == "product_id" else needed
             raise DataError(f"no column has the role `{role}`; attribute extraction needs a "
                             "product id and a title")
-    frame = ctx.read_table(list(columns.values()))
+    frame = frame.copy()
+    for column in columns.values():
+        frame[column] = frame[column].where(frame[column].notna(), None)
+    attribute = columns.get("attribute")
+    if attribute is not None:  # empty strings, not only nulls, mark an unlabelled product row
+        blank = frame[attribute].isna() | (frame[attribute].astype(str).str.strip() == "")
+        frame.loc[blank, attribute] = None
     products, labels = split_long_table(frame, columns)
-    if labels.empty:
-        raise DataError("no labelled (attribute, value) rows: give at least some products their "
-                        "known attribute values in the `attribute` and `value` columns")
-    return products, labels
+    ids = frame[columns["product_id"]].astype(str)
+    parts = [labels]
+    if "brand" in extra:
+        parts.append(pd.DataFrame({"product_id": ids, "attribute": "Brand",
+                                   "value": frame[extra["brand"]].fillna("").astype(str)}))
+    if accepted is not None and len(accepted):
+        parts.append(accepted[["product_id", "attribute", "value"]].astype(str))
+    if len(parts) > 1:
+        labels = _normalise_labels(pd.concat(parts, ignore_index=True))
+        labels = labels[labels["product_id"].isin(products["product_id"])].reset_index(drop=True)
+    if rejected is not None and len(rejected):
+        key = ["product_id", "attribute", "value"]
+        drop = labels[key].merge(rejected[key].astype(str).drop_duplicates(), how="left",
+                                 indicator=True)["_merge"].eq("both").to_numpy()
+        labels = labels[~drop].reset_index(drop=True)
+    groups = None
+    if "group" in extra:
+        g = pd.DataFrame({"group_id": frame[extra["group"]], "product_id": ids}).dropna()
+        g = g[g["group_id"].astype(str).str.strip() != ""].drop_duplicates()
+        groups = g.assign(group_id=g["group_id"].astype(str), kind="group").reset_index(drop=True)
+    return products, labels, groups
 
 
 def make_ranker(method: str, params: dict[str, Any], seed: int, device: str):

@@ -91,6 +91,32 @@ class Command(BaseCommand):
             dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=name, kind="ctr",
                                      description=description, role_overrides=roles, source=Dataset.Source.DEMO)
             self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
+        self._load_oa_mine(owner, data_dir)
+
+    def _load_oa_mine(self, owner, data_dir: Path) -> None:
+        """OA-Mine product titles as an attributes catalogue, when the shared folder has it."""
+        from attributes.io import read_extractgpt_jsonl, to_long_table
+
+        folder = data_dir / "extractgpt_avs" / "oa-mine"
+        name = "OA-Mine product attributes (1,943 titles)"
+        if not (folder / "train.jsonl").exists() or not (folder / "test.jsonl").exists():
+            self.stdout.write(f"No OA-Mine files under {folder}: skipping the attributes demo.")
+            return
+        if Dataset.objects.filter(owner=owner, name=name).exists():
+            self.stdout.write(f"= {name} already loaded")
+            return
+        products, labels = read_extractgpt_jsonl([folder / "train.jsonl", folder / "test.jsonl"])
+        unlabelled = products.loc[products["source_split"] == "test", "product_id"]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "oa_mine_attributes.csv"
+            to_long_table(products, labels, unlabelled=unlabelled).to_csv(path, index=False)
+            dataset = create_dataset(
+                owner=owner, source_file=path, filename=path.name, name=name, kind="attributes",
+                description="Real public data: Amazon product titles from OA-Mine (Zhang et al., WWW 2022) as "
+                            "prepared by ExtractGPT (Apache-2.0), 10 categories. The train titles keep their "
+                            "attribute values; the test titles are left unlabelled for extraction.",
+                source=Dataset.Source.DEMO)
+        self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
 
     def _load_real_uplift(self, owner, data_dir: Path) -> None:
         for relative, name, description, roles in UPLIFT_REAL:

@@ -1,0 +1,111 @@
+"""Attribute pages: extraction results per job (browser), review queue, coverage, export, CTR bridge."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from datasets.profiling import DatasetError
+from datasets.selectors import datasets_visible_to
+
+from . import selectors, services
+from .charts import coverage_charts
+from .models import ExtractedValue
+
+
+def _job(request: HttpRequest, pk: int):
+    return get_object_or_404(selectors.attribute_jobs_visible_to(request.user), pk=pk)
+
+
+@login_required
+def job_index(request: HttpRequest) -> HttpResponse:
+    jobs = selectors.attribute_jobs_visible_to(request.user).filter(status="succeeded")[:100]
+    return render(request, "attributes/index.html", {"jobs": jobs})
+
+
+@login_required
+def values_browser(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk)
+    filters = selectors.ValueFilters.from_query(request.GET)
+    after = int(request.GET["after"]) if request.GET.get("after", "").isdigit() else 0
+    rows, next_after = selectors.values_page(job, filters, after)
+    return render(request, "attributes/browser.html", {
+        "job": job, "rows": rows, "next_after": next_after, "after": after, "filters": filters,
+        "query": filters.as_query(), "choices": selectors.filter_choices(job),
+        "statuses": ExtractedValue.Status.choices, "counts": selectors.review_counts(job)})
+
+
+@login_required
+def review_queue(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk)
+    return render(request, "attributes/review.html", {"job": job, **_review_context(job)})
+
+
+def _review_context(job, error: str = "", done: ExtractedValue | None = None) -> dict:
+    return {"job": job, "item": selectors.next_to_review(job), "counts": selectors.review_counts(job),
+            "waiting": selectors.review_queryset(job).count(),
+            "error": error, "done": done}
+
+
+@login_required
+@require_POST
+def review_value(request: HttpRequest, value_id: int) -> HttpResponse:
+    """Accept or reject one value; answers the next item (HTMX) or goes back to the queue."""
+    value = get_object_or_404(ExtractedValue.objects.filter(job__in=selectors.attribute_jobs_visible_to(request.user)),
+                              pk=value_id)
+    error, done = "", None
+    try:
+        done = services.review_value(value, user=request.user, decision=request.POST.get("decision", ""))
+    except services.ReviewError as exc:
+        error = str(exc)
+    if request.htmx:
+        # 200 even when refused: HTMX swaps the card, which shows the reason and the same item
+        return render(request, "attributes/_review_card.html", _review_context(value.job, error, done))
+    if error:
+        messages.error(request, error)
+    return redirect("attributes:review", pk=value.job_id)
+
+
+@login_required
+def coverage(request: HttpRequest, pk: int) -> HttpResponse:
+    job = _job(request, pk)
+    data = selectors.coverage(job)
+    return render(request, "attributes/coverage.html", {"job": job, "data": data, "charts": coverage_charts(data)})
+
+
+@login_required
+def export(request: HttpRequest, pk: int, fmt: str) -> StreamingHttpResponse:
+    job = _job(request, pk)
+    qs = selectors.ValueFilters.from_query(request.GET).apply(ExtractedValue.objects.filter(job=job))
+    if fmt == "parquet":
+        response = StreamingHttpResponse(services.export_parquet(qs), content_type="application/vnd.apache.parquet")
+    else:
+        response = StreamingHttpResponse(services.export_csv(qs), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-attributes.{fmt}"'
+    return response
+
+
+@login_required
+def to_ctr(request: HttpRequest, pk: int) -> HttpResponse:
+    """Pick a CTR dataset with an item id; build a copy with the attribute values as categorical columns."""
+    job = _job(request, pk)
+    candidates = [d for d in datasets_visible_to(request.user).filter(kind="ctr", status="ready")
+                  if d.columns_with_role("item_id")]
+    errors: list[str] = []
+    if request.method == "POST":
+        chosen = datasets_visible_to(request.user).filter(pk=request.POST.get("dataset") or 0).first()
+        if chosen is None:
+            errors = ["Pick a CTR dataset."]
+        else:
+            try:
+                dataset = services.add_attributes_to_ctr(job, chosen, owner=request.user,
+                                                         name=request.POST.get("name", ""))
+            except DatasetError as exc:
+                errors = exc.messages
+            else:
+                messages.success(request, f"Created {dataset.name} with the attribute columns.")
+                return redirect(dataset)
+    return render(request, "attributes/to_ctr.html", {"job": job, "candidates": candidates, "errors": errors},
+                  status=400 if errors else 200)

@@ -52,7 +52,30 @@ def check_ctr(columns: Columns, n_rows: int) -> tuple[list[str], list[str]]:
             warnings.append(f"Categorical column `{c['name']}` is almost unique per row ({c['distinct']:,} values); consider ignoring it.")
         if c["role"] == "numeric" and c["dtype"] not in {"int", "float", "bool"}:
             errors.append(f"Column `{c['name']}` holds text, so it cannot be numeric; make it categorical or ignore it.")
+        if c["role"] == "sequence":
+            errors.extend(check_sequence(c))
     return errors, warnings
+
+
+SEQUENCE_HELP = "ids separated by | ^ , or ; (e.g. `123^456^789`), or a Parquet list column"
+
+
+def check_sequence(c: dict) -> list[str]:
+    """A ``sequence`` column must read as lists of ids: delimited text, a list column or single integer ids."""
+    dtype, name = c["dtype"], c["name"]
+    if dtype in {"list", "int", "empty"}:
+        return []
+    if dtype in {"float", "bool", "datetime"}:
+        kind = {"float": "decimal numbers", "bool": "true/false values", "datetime": "dates"}[dtype]
+        return [f"Column `{name}` holds {kind}, so it cannot be a sequence; a sequence column holds {SEQUENCE_HELP}."]
+    stats = c.get("sequence")
+    if stats and stats["parse_share"] < 0.99:
+        return [f"Column `{name}` cannot be read as a sequence with the separator `{stats['sep']}`: "
+                f"{1 - stats['parse_share']:.0%} of values are not lists of ids, e.g. {stats['bad_example']!r}. "
+                f"A sequence column holds {SEQUENCE_HELP}; clean the values or choose another role."]
+    return []
+
+
 
 
 CTR_KIND = DatasetKind(

@@ -124,3 +124,21 @@ def test_swagger_ui_is_local_and_links_back_to_the_app(client, user):
     page = client.get(reverse("api-docs")).content.decode()
     assert 'id="back-to-app"' in page and f'href="{reverse("home")}"' in page
     assert "swagger-ui" in page and "cdn" not in page.lower()
+
+
+def test_new_job_form_explains_the_roles_a_sequence_model_needs(client, user, ctr_dataset, monkeypatch):
+    from jobs import services
+
+    monkeypatch.setattr(services, "enqueue_job", lambda job_id: None)
+    client.force_login(user)
+    form = client.get(reverse("jobs:new") + f"?dataset={ctr_dataset.pk}&algorithm=din", HTTP_HX_REQUEST="true")
+    content = form.content.decode()
+    assert 'id="algo-roles"' in content and "<strong>sequence</strong>" in content and "user_id, for GAUC" in content
+    assert 'id="missing-roles"' in content and "has no column with the role sequence" in content
+    assert ctr_dataset.get_absolute_url() in content and 'id="start-job" disabled' in content
+    posted = client.post(reverse("jobs:new"), {"dataset": ctr_dataset.pk, "algorithm": "din", "submit": "1",
+                                               "device_preference": "auto"})
+    assert posted.status_code == 200 and b"needs a column with role sequence" in posted.content
+    assert Job.objects.count() == 0
+    tabular = client.get(reverse("jobs:new") + f"?dataset={ctr_dataset.pk}&algorithm=deepfm").content.decode()
+    assert 'id="missing-roles"' not in tabular and 'id="start-job" disabled' not in tabular

@@ -186,3 +186,18 @@ def test_decimal_column_cannot_be_a_sequence(tmp_path):
     path = write(tmp_path, "t.csv", "label,x\n0,1.5\n1,2.5\n")
     columns = [dict(c, role="sequence") if c["name"] == "x" else c for c in profile_file(path).columns]
     assert any("decimal numbers, so it cannot be a sequence" in e for e in check_ctr(columns, 2)[0])
+
+
+def test_a_sequence_without_an_item_column_is_flagged():
+    columns = [{"name": "clk", "role": "label", "dtype": "int", "missing": 0, "distinct": 2, "values": {"0": 5, "1": 5}},
+               {"name": "ad", "role": "categorical", "dtype": "int", "missing": 0, "distinct": 4, "values": None},
+               {"name": "click_sequence", "role": "sequence", "dtype": "string", "missing": 0, "distinct": 9,
+                "values": None, "sequence": {"sep": "^", "multi_share": 0.5, "id_share": 1.0, "parse_share": 1.0,
+                                             "bad_example": None}}]
+    errors, warnings = check_ctr(columns, 10)
+    assert errors == [] and any("`click_sequence` has no target item column" in w for w in warnings)
+    columns[1]["role"] = "item_id"
+    assert check_ctr(columns, 10) == ([], [])
+    columns[1].update(role="categorical", name="ad_id")
+    columns[2]["name"] = "hist_ad_id"  # named after a categorical column: paired by name
+    assert check_ctr(columns, 10) == ([], [])

@@ -26,6 +26,13 @@ VALUE_COUNTS_MAX = 20
 PREVIEW_ROWS = 20
 SNIFF_BYTES = 64 * 1024
 CANDIDATE_DELIMITERS = [",", ";", "\t", "|"]
+# Separators of delimited-id sequence cells ("123^456^789"), in the order the training pipeline tries them.
+SEQUENCE_SEPARATORS = ("|", "^", ",", ";")
+SEQUENCE_MAX_ITEM = 64  # longer "items" are free text, not ids
+SEQUENCE_SAMPLE = 20_000  # non-missing text values per column checked for the sequence pattern
+SEQUENCE_NAME_HINTS = ("seq", "hist", "history", "behavior", "behaviour", "clicks", "sequence")
+_ID_TOKEN = r"[\w.\-:]+"
+_INT_TOKEN = r"-?\d+"
 DELIMITER_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
 
 BASE_ROLES = ("label", "categorical", "numeric", "sequence", "timestamp", "user_id", "item_id", "split", "ignore")
@@ -54,6 +61,9 @@ class ColumnProfile:
     mean: float | None = None
     values: dict[str, int] | None = None  # value counts when there are few distinct values
     pipe_share: float = 0.0  # share of non-missing strings holding a "|" (a sequence hint)
+    # For text columns: the likeliest sequence separator, and over a sample of values the share holding
+    # it, the share that parse as a list of ids with it, and one value that does not (see sequence_stats).
+    sequence: dict[str, Any] | None = None
 
     def as_dict(self, n_rows: int) -> dict[str, Any]:
         d = {
@@ -69,6 +79,8 @@ class ColumnProfile:
             value = getattr(self, key)
             d[key] = None if value is None or not math.isfinite(value) else float(value)
         d["values"] = self.values
+        if self.sequence is not None:
+            d["sequence"] = self.sequence
         return d
 
 
@@ -330,6 +342,7 @@ class _ColumnAccumulator:
         self.too_many_values = False
         self.pipe_hits = 0
         self.strings = 0
+        self.seq_sample: list[str] = []
 
     def update(self, s: pd.Series) -> None:
         missing_mask = s.isna()
@@ -353,6 +366,8 @@ class _ColumnAccumulator:
             text = s.astype(str)
             self.strings += len(text)
             self.pipe_hits += int(text.str.contains("|", regex=False).sum())
+            if len(self.seq_sample) < SEQUENCE_SAMPLE:
+                self.seq_sample.extend(text.iloc[: SEQUENCE_SAMPLE - len(self.seq_sample)].tolist())
         if not self.capped:
             uniques = pd.unique(s.astype(str) if kind in ("string", "datetime") else s)
             self.distinct.update(uniques.tolist())
@@ -394,7 +409,49 @@ class _ColumnAccumulator:
             mean=self.total / self.count if numeric else None,
             values=None if self.too_many_values else dict(sorted(self.value_counts.items(), key=lambda kv: -kv[1])),
             pipe_share=self.pipe_hits / self.strings if self.strings else 0.0,
+            sequence=sequence_stats(pd.Series(self.seq_sample, dtype=object)) if dtype == "string" else None,
         )
+
+
+def sequence_stats(text: pd.Series) -> dict[str, Any]:
+    """How well text values read as delimited lists of ids (``"123^456"``, ``"a|b"``, ``"1,2,3"``).
+
+    Picks the separator held by most values and returns ``{"sep", "multi_share", "id_share",
+    "parse_share", "bad_example"}`` over the values given: the share holding the separator; the
+    share that are a list of plain ids with it (a single id counts; with ``,`` or ``;``, common in
+    free text, only integer ids, optionally spaced); the share training can read as items (at least
+    one non-blank item, none longer than ``SEQUENCE_MAX_ITEM`` characters, i.e. ids rather than
+    free text; blank items are dropped at training); and the first value it cannot.
+    """
+    text = text.astype(str).str.strip()
+    n = len(text)
+    if not n:
+        return {"sep": None, "multi_share": 0.0, "id_share": 0.0, "parse_share": 1.0, "bad_example": None}
+    hits = {sep: int(text.str.contains(sep, regex=False).sum()) for sep in SEQUENCE_SEPARATORS}
+    sep = max(SEQUENCE_SEPARATORS, key=lambda s: hits[s])  # ties keep the first, as the pipeline does
+    if not hits[sep]:
+        sep = "|"
+    token, gap = (_INT_TOKEN, r"\s*") if sep in ",;" else (_ID_TOKEN, "")
+    q = re.escape(sep)
+    ids = text.str.fullmatch(rf"{token}(?:{gap}{q}{gap}{token})*")
+    item = rf"[^{q}]{{0,{SEQUENCE_MAX_ITEM}}}"
+    parsed = text.str.fullmatch(rf"(?=.*[^\s{q}]){item}(?:{q}{item})*")
+    bad = text[~parsed]
+    return {"sep": sep, "multi_share": round(hits[sep] / n, 4), "id_share": round(float(ids.mean()), 4),
+            "parse_share": round(float(parsed.mean()), 4), "bad_example": bad.iloc[0][:80] if len(bad) else None}
+
+
+def looks_like_sequence(p: ColumnProfile | dict) -> bool:
+    """Delimited ids in (almost) every value, and several ids in many of them (or a name that says so)."""
+    get = p.get if isinstance(p, dict) else lambda key: getattr(p, key)
+    if get("dtype") == "list":
+        return True
+    stats = get("sequence")
+    if get("dtype") != "string" or not stats or not stats["multi_share"]:
+        return False
+    lname = get("name").strip().lower()
+    hinted = any(h in lname for h in SEQUENCE_NAME_HINTS)
+    return stats["id_share"] >= 0.98 and (stats["multi_share"] >= 0.3 or hinted)
 
 
 def _series_kind(s: pd.Series) -> str:
@@ -416,8 +473,9 @@ def _series_kind(s: pd.Series) -> str:
 
 LABEL_NAMES = {"label", "labels", "click", "clicked", "is_click", "clk", "target", "y", "outcome"}
 USER_NAMES = {"user", "user_id", "userid", "uid", "customer_id", "visitor_id"}
-ITEM_NAMES = {"item", "item_id", "itemid", "movie_id", "movieid", "product_id", "ad_id", "adid", "sku"}
-TIME_NAMES = {"timestamp", "time", "ts", "date", "datetime", "event_time", "hour", "day"}
+ITEM_NAMES = {"item", "item_id", "itemid", "movie_id", "movieid", "product_id", "ad_id", "adid", "sku",
+              "adgroup_id", "ad_group_id", "goods_id", "video_id", "article_id", "news_id", "target_item"}
+TIME_NAMES = {"timestamp", "time_stamp", "time", "ts", "date", "datetime", "event_time", "hour", "day"}
 ID_NAMES = {"id", "row_id", "index", "unnamed: 0"}
 
 
@@ -432,7 +490,8 @@ def is_binary(profile: ColumnProfile | dict) -> bool:
 def infer_role(p: ColumnProfile, n_rows: int) -> str:
     """A first guess at what the column is; the analyst confirms or corrects it before training."""
     lname = p.name.strip().lower()
-    if p.dtype == "list" or (p.dtype == "string" and p.pipe_share > 0.5):
+    readable = not p.sequence or p.sequence["parse_share"] >= 0.99
+    if looks_like_sequence(p) or (p.dtype == "string" and p.pipe_share > 0.5 and readable):
         return "sequence"
     if p.dtype == "empty" or (p.distinct <= 1 and not p.distinct_capped):
         return "ignore"

@@ -31,6 +31,27 @@ def param_field(param: Param) -> forms.Field:
     return forms.CharField(initial=param.default, required=False, help_text=help_text)
 
 
+ROLE_HELP = {
+    "label": "the binary click column (0/1)",
+    "sequence": "the user's past items, one list per row: ids separated by | ^ , or ; (e.g. 123^456^789) or a Parquet list",
+}
+SEQUENCE_OPTIONAL_HELP = (
+    "Also used when present: item_id, the target item whose ids the sequence holds (or name the sequence after a "
+    "categorical column, e.g. hist_cate_id); user_id, for GAUC and per-user model selection; a second sequence column "
+    "named …_time with one time per behaviour, for time-aware models such as TIN."
+)
+
+
+def role_requirements(algorithm: Algorithm | None, dataset) -> dict:
+    """What the algorithm needs from the dataset's column roles, and which of those roles it lacks."""
+    if algorithm is None:
+        return {"needed": [], "missing": [], "optional": ""}
+    needed = [(role, ROLE_HELP.get(role, "")) for role in algorithm.required_roles]
+    missing = [role for role in algorithm.required_roles if dataset is not None and not dataset.columns_with_role(role)]
+    optional = SEQUENCE_OPTIONAL_HELP if "sequence" in algorithm.required_roles else ""
+    return {"needed": needed, "missing": missing, "optional": optional}
+
+
 class JobForm(forms.Form):
     dataset = forms.ChoiceField(choices=())
     algorithm = forms.ChoiceField(choices=())

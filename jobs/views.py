@@ -13,7 +13,7 @@ from datasets.selectors import datasets_visible_to
 
 from . import services
 from .charts import comparison_charts, job_charts, kind_panel
-from .forms import JobForm
+from .forms import JobForm, role_requirements
 from .models import Job
 from .registry import algorithms_for_kind, get_algorithm
 from .selectors import jobs_visible_to, live_workers
@@ -73,7 +73,7 @@ def job_new(request: HttpRequest) -> HttpResponse:
         form = JobForm(initial=initial, datasets=datasets, dataset=dataset, algorithm=algorithm)
     template = "jobs/_params.html" if request.htmx and request.method == "GET" else "jobs/new.html"
     return render(request, template, {"form": form, "dataset": dataset, "algorithm": algorithm,
-                                      "has_datasets": datasets.exists()})
+                                      "has_datasets": datasets.exists(), "roles": role_requirements(algorithm, dataset)})
 
 
 @login_required

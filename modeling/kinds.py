@@ -52,7 +52,55 @@ def check_ctr(columns: Columns, n_rows: int) -> tuple[list[str], list[str]]:
             warnings.append(f"Categorical column `{c['name']}` is almost unique per row ({c['distinct']:,} values); consider ignoring it.")
         if c["role"] == "numeric" and c["dtype"] not in {"int", "float", "bool"}:
             errors.append(f"Column `{c['name']}` holds text, so it cannot be numeric; make it categorical or ignore it.")
+        if c["role"] == "sequence":
+            errors.extend(check_sequence(c))
+    warnings.extend(unpaired_sequences(columns))
     return errors, warnings
+
+
+def _sequence_stem(name: str) -> str:
+    """``hist_cate_id`` / ``cate_id_seq`` -> ``cate_id``: as ``FeatureEncoder._fit_sequence_roles`` pairs columns."""
+    stem = name
+    for prefix in ("hist_", "history_"):
+        stem = stem[len(prefix):] if stem.startswith(prefix) else stem
+    for suffix in ("_hist", "_history", "_seq", "_sequence"):
+        stem = stem[:-len(suffix)] if stem.endswith(suffix) else stem
+    return stem
+
+
+def unpaired_sequences(columns: Columns) -> list[str]:
+    """Sequence columns that no target column shares ids with: sequence models would stop on them."""
+    cats = {c["name"] for c in columns if c["role"] in {"categorical", "user_id", "item_id"}}
+    has_item = any(c["role"] == "item_id" for c in columns)
+    out = []
+    for c in columns:
+        name = c["name"]
+        if c["role"] != "sequence" or name.lower().endswith(("_time", "_ts")) or has_item or _sequence_stem(name) in cats:
+            continue
+        out.append(f"Sequence column `{name}` has no target item column to share ids with: sequence models (DIN, QIN, "
+                   f"TIN, AW-MoE) need the target item column to have the role item_id.")
+    return out
+
+
+SEQUENCE_HELP = "ids separated by | ^ , or ; (e.g. `123^456^789`), or a Parquet list column"
+
+
+def check_sequence(c: dict) -> list[str]:
+    """A ``sequence`` column must read as lists of ids: delimited text, a list column or single integer ids."""
+    dtype, name = c["dtype"], c["name"]
+    if dtype in {"list", "int", "empty"}:
+        return []
+    if dtype in {"float", "bool", "datetime"}:
+        kind = {"float": "decimal numbers", "bool": "true/false values", "datetime": "dates"}[dtype]
+        return [f"Column `{name}` holds {kind}, so it cannot be a sequence; a sequence column holds {SEQUENCE_HELP}."]
+    stats = c.get("sequence")
+    if stats and stats["parse_share"] < 0.99:
+        return [f"Column `{name}` cannot be read as a sequence with the separator `{stats['sep']}`: "
+                f"{1 - stats['parse_share']:.0%} of values are not lists of ids, e.g. {stats['bad_example']!r}. "
+                f"A sequence column holds {SEQUENCE_HELP}; clean the values or choose another role."]
+    return []
+
+
 
 
 CTR_KIND = DatasetKind(

@@ -8,3 +8,47 @@ register = template.Library()
 def dict_get(mapping, key):
     """``{{ mapping|dict_get:key }}``: look up a key that is held in a variable."""
     return mapping.get(key) if hasattr(mapping, "get") else None
+
+
+def _number(value) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _count(n: float) -> str:
+    for size, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if n >= size:
+            return f"{n:,.0f} ({n / size:.3g} {unit})"
+    return f"{n:,.0f}"
+
+
+FACT_KEYS = ("params_count", "samples_per_s", "inference_ms_per_batch", "inference_rows_per_s",
+             "inference_ms_per_1k", "inference_batch_size")
+
+
+@register.filter
+def run_facts(summary) -> list[tuple[str, str, str]]:
+    """A run summary as ``(key, label, text)`` rows: model size, training speed and inference latency
+    first, with units; every other entry after them as it is."""
+    if not hasattr(summary, "get"):
+        return []
+    rows = []
+    params = _number(summary.get("params_count"))
+    if params is not None:
+        rows.append(("params_count", "Parameters", _count(params)))
+    speed = _number(summary.get("samples_per_s"))
+    if speed is not None:
+        rows.append(("samples_per_s", "Training speed", f"{speed:,.0f} samples/s"))
+    per_batch = _number(summary.get("inference_ms_per_batch"))
+    if per_batch is not None:
+        size = _number(summary.get("inference_batch_size"))
+        text = f"{per_batch:,.2f} ms per batch" + (f" of {size:,.0f} rows" if size else "")
+        per_1k, rows_s = _number(summary.get("inference_ms_per_1k")), _number(summary.get("inference_rows_per_s"))
+        if per_1k is not None:
+            text += f" · {per_1k:,.2f} ms per 1,000 rows"
+        if rows_s is not None:
+            text += f" · {rows_s:,.0f} rows/s"
+        rows.append(("inference_ms_per_batch", "Inference latency", text))
+    elif _number(summary.get("inference_ms_per_1k")) is not None:  # runs from before per-batch timing
+        rows.append(("inference_ms_per_1k", "Inference latency", f"{summary['inference_ms_per_1k']:,.2f} ms per 1,000 rows"))
+    rows += [(k, k, "—" if v is None else str(v)) for k, v in summary.items() if k not in FACT_KEYS]
+    return rows

@@ -152,3 +152,22 @@ def test_admin_lists_filters_and_revalidates(client, staff_user, api):
     folder = dataset.folder
     client.post(reverse("admin:datasets_dataset_delete", args=[dataset.pk]), {"post": "yes"})
     assert not Dataset.objects.filter(pk=dataset.pk).exists() and not folder.exists()
+
+
+def test_sequence_upload_infers_roles_and_validates_corrections(api, client, user):
+    rows = ["clk,userid,adgroup_id,price,click_sequence,review"]
+    for i in range(120):
+        hist = "^".join(str(10 + (i + j) % 9) for j in range(i % 4)) if i % 5 else ""
+        rows.append(f"{i % 2},{i % 13},{10 + i % 9},{i * 0.5},{hist},fine")
+    response = upload(api, ("\n".join(rows) + "\n").encode(), name="taobao_like.csv")
+    assert response.status_code == 201, response.json()
+    dataset_id = response.json()["id"]
+    got = {c["name"]: c["role"] for c in response.json()["columns"]}
+    assert got["click_sequence"] == "sequence" and got["userid"] == "user_id" and got["adgroup_id"] == "item_id"
+    bad = api.patch(f"/api/datasets/{dataset_id}/roles/", {"roles": {"price": "sequence"}}, format="json")
+    assert bad.status_code == 400 and "cannot be a sequence" in " ".join(bad.json()["errors"])
+    client.force_login(user)
+    page = client.get(Dataset.objects.get(pk=dataset_id).get_absolute_url()).content.decode()
+    assert 'data-sep="click_sequence">ids split on <code>^</code>' in page
+    ok = api.patch(f"/api/datasets/{dataset_id}/roles/", {"roles": {"click_sequence": "ignore"}}, format="json")
+    assert ok.status_code == 200 and Dataset.objects.get(pk=dataset_id).roles["click_sequence"] == "ignore"

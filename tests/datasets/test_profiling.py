@@ -113,3 +113,91 @@ def test_ctr_label_must_be_binary(values, message):
 def test_ctr_needs_a_label_and_a_feature():
     errors, _ = check_ctr([{"name": "x", "role": "ignore", "values": None, "missing": 0, "distinct": 1, "dtype": "int"}], 10)
     assert any("No label column" in e for e in errors) and any("No feature columns" in e for e in errors)
+
+
+# ---------------------------------------------------------------------------------------------
+# Sequence columns (issue 3): delimited ids, list columns, user and item ids
+
+
+@pytest.mark.parametrize("sep", ["^", "|", ","])
+def test_delimited_id_columns_are_sequences(tmp_path, sep):
+    frame = pd.DataFrame({
+        "clk": [i % 2 for i in range(60)],
+        "userid": [i % 7 for i in range(60)],
+        "adgroup_id": [100 + i % 11 for i in range(60)],
+        "click_sequence": [sep.join(str(100 + j) for j in range(i % 4 + 1)) if i % 3 else None for i in range(60)],
+        "recent": [sep.join(str(j) for j in range(i % 3 + 1)) for i in range(60)],
+    })
+    path = tmp_path / "seq.csv"
+    frame.to_csv(path, index=False)
+    profile = profile_file(path)
+    assert roles(profile) == {"clk": "label", "userid": "user_id", "adgroup_id": "item_id",
+                              "click_sequence": "sequence", "recent": "sequence"}
+    stats = {c["name"]: c for c in profile.columns}["click_sequence"]["sequence"]
+    assert stats["sep"] == sep and stats["parse_share"] == 1.0
+    assert check_ctr(profile.columns, profile.n_rows) == ([], [])
+
+
+def test_a_few_multi_id_values_need_a_sequence_name(tmp_path):
+    # 10% of values hold "^": a column named like a history is a sequence, another one is not
+    frame = pd.DataFrame({"label": [0, 1] * 50,
+                          "hist_items": [f"{i}^{i + 1}" if i % 10 == 0 else str(i) for i in range(100)],
+                          "codes": [f"{i}^{i + 1}" if i % 10 == 0 else str(i) for i in range(100)]})
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    r = roles(profile_file(path))
+    assert r["hist_items"] == "sequence" and r["codes"] != "sequence"
+
+
+def test_free_text_with_commas_is_not_a_sequence(tmp_path):
+    frame = pd.DataFrame({"label": [0, 1] * 50, "city": ["Paris, France", "Lyon, France", "Rome, Italy", "Oslo"] * 25,
+                          "tags": ["a b", "c"] * 50})
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    r = roles(profile_file(path))
+    assert r["city"] == "categorical" and r["tags"] == "categorical"
+
+
+def test_taobao_fixture_roles(shared_data):
+    path = shared_data / "ctr_tiny_fixtures" / "fuxictr_taobao_tiny" / "train_sample.csv"
+    if not path.exists():
+        pytest.skip("shared Taobao fixture not available")
+    profile = profile_file(path)
+    r = roles(profile)
+    assert (r["clk"], r["userid"], r["adgroup_id"], r["click_sequence"]) == ("label", "user_id", "item_id", "sequence")
+    assert r["time_stamp"] == "timestamp" and r["pid"] == "categorical"
+    assert check_ctr(profile.columns, profile.n_rows)[0] == []
+
+
+@pytest.mark.parametrize("values, message", [
+    (["a great product, fast delivery and a friendly seller who answered all my questions", "ok"], "not lists of ids"),
+    (["|", "1|2"] * 5, "not lists of ids"),
+])
+def test_unreadable_sequence_column_is_refused(tmp_path, values, message):
+    frame = pd.DataFrame({"label": [0, 1] * (len(values) // 2), "item_id": range(len(values)), "s": values})
+    path = tmp_path / "t.csv"
+    frame.to_csv(path, index=False)
+    columns = [dict(c, role="sequence") if c["name"] == "s" else c for c in profile_file(path).columns]
+    errors, _ = check_ctr(columns, len(values))
+    assert any(message in e and "`s`" in e for e in errors), errors
+
+
+def test_decimal_column_cannot_be_a_sequence(tmp_path):
+    path = write(tmp_path, "t.csv", "label,x\n0,1.5\n1,2.5\n")
+    columns = [dict(c, role="sequence") if c["name"] == "x" else c for c in profile_file(path).columns]
+    assert any("decimal numbers, so it cannot be a sequence" in e for e in check_ctr(columns, 2)[0])
+
+
+def test_a_sequence_without_an_item_column_is_flagged():
+    columns = [{"name": "clk", "role": "label", "dtype": "int", "missing": 0, "distinct": 2, "values": {"0": 5, "1": 5}},
+               {"name": "ad", "role": "categorical", "dtype": "int", "missing": 0, "distinct": 4, "values": None},
+               {"name": "click_sequence", "role": "sequence", "dtype": "string", "missing": 0, "distinct": 9,
+                "values": None, "sequence": {"sep": "^", "multi_share": 0.5, "id_share": 1.0, "parse_share": 1.0,
+                                             "bad_example": None}}]
+    errors, warnings = check_ctr(columns, 10)
+    assert errors == [] and any("`click_sequence` has no target item column" in w for w in warnings)
+    columns[1]["role"] = "item_id"
+    assert check_ctr(columns, 10) == ([], [])
+    columns[1].update(role="categorical", name="ad_id")
+    columns[2]["name"] = "hist_ad_id"  # named after a categorical column: paired by name
+    assert check_ctr(columns, 10) == ([], [])

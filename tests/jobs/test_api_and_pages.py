@@ -88,6 +88,26 @@ def test_compare_page_overlays_two_runs(client, user, ctr_dataset):
     content = page.content.decode()
     assert page.status_code == 200 and 'id="comparison"' in content and 'data-figure="roc"' in content
     assert 'class="num best">0.64' in content
+    assert "inference ms / batch" in content and "inference rows/s" in content and "training samples/s" in content
+
+
+def test_run_facts_show_size_speed_and_latency_with_units(client, user, ctr_dataset):
+    client.force_login(user)
+    job = finished_job(user, ctr_dataset, "din", 0.7)
+    job.summary = {"params_count": 1234567, "samples_per_s": 45678.9, "inference_batch_size": 1024,
+                   "inference_ms_per_batch": 3.456, "inference_ms_per_1k": 3.2, "inference_rows_per_s": 312500.0,
+                   "best_epoch": 2}
+    job.save()
+    content = client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
+    facts = content.split('id="summary"')[1].split("</table>")[0]
+    assert "Parameters" in facts and "1,234,567 (1.23 M)" in facts
+    assert "45,679 samples/s" in facts
+    assert "3.46 ms per batch of 1,024 rows · 3.20 ms per 1,000 rows · 312,500 rows/s" in facts
+    assert "best_epoch" in facts and "inference_rows_per_s" not in facts
+    b = finished_job(user, ctr_dataset, "lr", 0.6)  # an old run without latency shows a dash
+    page = client.get(reverse("jobs:compare") + f"?ids={job.pk}&ids={b.pk}").content.decode()
+    latency_row = page.split('id="row-latency"')[1].split("</tr>")[0]
+    assert "3.46" in latency_row and "—" in latency_row
 
 
 def test_static_plotly_is_served_locally(client, user):
@@ -104,3 +124,21 @@ def test_swagger_ui_is_local_and_links_back_to_the_app(client, user):
     page = client.get(reverse("api-docs")).content.decode()
     assert 'id="back-to-app"' in page and f'href="{reverse("home")}"' in page
     assert "swagger-ui" in page and "cdn" not in page.lower()
+
+
+def test_new_job_form_explains_the_roles_a_sequence_model_needs(client, user, ctr_dataset, monkeypatch):
+    from jobs import services
+
+    monkeypatch.setattr(services, "enqueue_job", lambda job_id: None)
+    client.force_login(user)
+    form = client.get(reverse("jobs:new") + f"?dataset={ctr_dataset.pk}&algorithm=din", HTTP_HX_REQUEST="true")
+    content = form.content.decode()
+    assert 'id="algo-roles"' in content and "<strong>sequence</strong>" in content and "user_id, for GAUC" in content
+    assert 'id="missing-roles"' in content and "has no column with the role sequence" in content
+    assert ctr_dataset.get_absolute_url() in content and 'id="start-job" disabled' in content
+    posted = client.post(reverse("jobs:new"), {"dataset": ctr_dataset.pk, "algorithm": "din", "submit": "1",
+                                               "device_preference": "auto"})
+    assert posted.status_code == 200 and b"needs a column with role sequence" in posted.content
+    assert Job.objects.count() == 0
+    tabular = client.get(reverse("jobs:new") + f"?dataset={ctr_dataset.pk}&algorithm=deepfm").content.decode()
+    assert 'id="missing-roles"' not in tabular and 'id="start-job" disabled' not in tabular

@@ -275,6 +275,8 @@ def test_pipeline_trains_a_sequence_model_and_reports_gauc_and_the_long_tail_sli
         assert m["auc"] > 0.75
     assert 0 < m["n_longtail"] < m["n"] and "auc_longtail" in m and "gauc_longtail" in m
     assert "valid_gauc" in result.curves["history"][0] and result.artifact.exists()
+    assert result.summary["params_count"] > 0 and result.summary["inference_batch_size"] == 64
+    assert result.summary["inference_ms_per_batch"] > 0 and result.summary["inference_rows_per_s"] > 0
     if key == "awmoe":
         assert 0 <= result.summary["gate_entropy"] <= 1 and sum(result.summary["expert_load"]) == pytest.approx(1, abs=1e-3)
 

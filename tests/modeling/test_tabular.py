@@ -104,6 +104,29 @@ def test_pipeline_reports_held_out_metrics_and_saves_the_model(tmp_path):
     assert result.summary["n_test"] == 200 and result.metrics["n"] == 200
     assert 0.5 < result.metrics["auc"] <= 1 and "gauc" in result.metrics
     assert result.artifact.exists() and set(result.curves) == {"roc", "calibration", "history"}
+    summary = result.summary
+    assert summary["params_count"] > 0 and summary["samples_per_s"] > 0 and summary["inference_batch_size"] == 128
+    assert summary["inference_ms_per_batch"] > 0 and summary["inference_rows_per_s"] > 0
+    assert summary["inference_ms_per_1k"] == pytest.approx(1e6 / summary["inference_rows_per_s"], rel=0.01)
+
+
+def test_inference_latency_times_whole_batches_after_a_warm_up():
+    from modeling.pipeline import inference_latency
+
+    calls = []
+
+    class Counting(nn.Module):
+        def forward(self, batch):
+            calls.append(len(batch["label"]))
+            return batch["num"][:, 0]
+
+    table = {"label": torch.zeros(1000), "num": torch.randn(1000, 2)}
+    out = inference_latency(Counting(), table, torch.device("cpu"), batch_size=300, warmup=2)
+    assert out["inference_batch_size"] == 300 and calls == [300] * 7  # 2 warm-up + 3 whole batches, at least 5 timed
+    assert out["inference_ms_per_batch"] >= 0 and out["inference_rows_per_s"] > 0
+    calls.clear()
+    small = inference_latency(Counting(), {"label": torch.zeros(40), "num": torch.randn(40, 2)}, torch.device("cpu"), 1024)
+    assert small["inference_batch_size"] == 40 and calls == [40] * 7
 
 
 def test_impossible_hyperparameter_combinations_fail_before_training(tmp_path):

@@ -50,5 +50,16 @@ def run_facts(summary) -> list[tuple[str, str, str]]:
         rows.append(("inference_ms_per_batch", "Inference latency", text))
     elif _number(summary.get("inference_ms_per_1k")) is not None:  # runs from before per-batch timing
         rows.append(("inference_ms_per_1k", "Inference latency", f"{summary['inference_ms_per_1k']:,.2f} ms per 1,000 rows"))
-    rows += [(k, k, "—" if v is None else str(v)) for k, v in summary.items() if k not in FACT_KEYS]
+    rows += [(k, k, "—" if v is None else str(v)) for k, v in summary.items()
+             if k not in FACT_KEYS and _short(v)]
     return rows
+
+
+def _short(value) -> bool:
+    """Whether a summary entry reads well as one table cell (mappings and long lists belong to a
+    kind's own panel, e.g. the uplift metric definitions)."""
+    if isinstance(value, dict):
+        return False
+    if isinstance(value, (list, tuple)):
+        return len(value) <= 12 and len(str(value)) <= 200
+    return len(str(value)) <= 200

@@ -96,7 +96,7 @@ def test_run_facts_show_size_speed_and_latency_with_units(client, user, ctr_data
     job = finished_job(user, ctr_dataset, "din", 0.7)
     job.summary = {"params_count": 1234567, "samples_per_s": 45678.9, "inference_batch_size": 1024,
                    "inference_ms_per_batch": 3.456, "inference_ms_per_1k": 3.2, "inference_rows_per_s": 312500.0,
-                   "best_epoch": 2}
+                   "best_epoch": 2, "arms": ["0", "1"], "metric_definitions": {"auuc": "long text " * 40}}
     job.save()
     content = client.get(reverse("jobs:detail", args=[job.pk])).content.decode()
     facts = content.split('id="summary"')[1].split("</table>")[0]
@@ -104,6 +104,7 @@ def test_run_facts_show_size_speed_and_latency_with_units(client, user, ctr_data
     assert "45,679 samples/s" in facts
     assert "3.46 ms per batch of 1,024 rows · 3.20 ms per 1,000 rows · 312,500 rows/s" in facts
     assert "best_epoch" in facts and "inference_rows_per_s" not in facts
+    assert "arms" in facts and "metric_definitions" not in facts  # mappings belong to a kind's panel
     b = finished_job(user, ctr_dataset, "lr", 0.6)  # an old run without latency shows a dash
     page = client.get(reverse("jobs:compare") + f"?ids={job.pk}&ids={b.pk}").content.decode()
     latency_row = page.split('id="row-latency"')[1].split("</tr>")[0]

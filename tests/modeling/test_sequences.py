@@ -1,0 +1,117 @@
+"""Sequence dataset builder: no leakage, truncation, splits by time, public-log loaders."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlcore.api import DataError
+from modeling.features import EncoderConfig, FeatureEncoder
+from modeling.sequences import (SequenceConfig, build_sequences, load_movielens, load_taobao, primary_genre,
+                                sequence_roles, write_sequences)
+
+
+def log():
+    """Two users; u has two events in the same second (t=20)."""
+    return pd.DataFrame({"user_id": ["u", "u", "u", "u", "u", "v", "v"],
+                         "item_id": ["a", "b", "c", "d", "e", "a", "f"],
+                         "timestamp": [10, 20, 20, 30, 40, 5, 6],
+                         "label": [1, 0, 1, 1, 0, 0, 1],
+                         "genre": ["x", "y", "x", "z", "y", "x", "w"]})
+
+
+def random_log(n=3000, seed=0):
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({"user_id": rng.integers(0, 40, n).astype(str), "item_id": rng.integers(0, 200, n).astype(str),
+                         "timestamp": rng.integers(0, 500, n), "label": rng.integers(0, 2, n)})
+
+
+def test_history_holds_only_strictly_earlier_events_of_the_same_user():
+    out = build_sequences(log().sample(frac=1, random_state=3), fields=["genre"], config=SequenceConfig(max_len=10))
+    rows = {(r.user_id, r.item_id): r for r in out.itertuples()}
+    assert rows["u", "a"].hist_item_id == ""
+    assert rows["u", "b"].hist_item_id == "a" and rows["u", "c"].hist_item_id == "a"  # same-second events excluded
+    assert rows["u", "d"].hist_item_id == "a|b|c" and rows["u", "d"].hist_genre == "x|y|x"
+    assert rows["u", "d"].hist_time == "10|20|20"
+    assert rows["v", "f"].hist_item_id == "a"
+
+
+def test_no_history_ever_contains_the_target_or_a_later_event():
+    events = random_log()
+    out = build_sequences(events, config=SequenceConfig(max_len=1000), as_lists=True)
+    times = out["hist_time"].explode().dropna().astype(int)
+    target = out.loc[times.index, "timestamp"].to_numpy()
+    assert (times.to_numpy() < target).all()
+    # Every strictly earlier event of the user is there (no truncation at max_len=1000).
+    earlier = events.merge(events, on="user_id", suffixes=("", "_h"))
+    expected = (earlier["timestamp_h"] < earlier["timestamp"]).groupby([earlier["user_id"], earlier["item_id"],
+                                                                        earlier["timestamp"]]).sum()
+    got = out.groupby(["user_id", "item_id", "timestamp"])["hist_len"].first()
+    assert (got.sort_index() == expected.sort_index().to_numpy()).all()
+
+
+def test_histories_keep_the_most_recent_max_len_events_oldest_first():
+    out = build_sequences(log(), config=SequenceConfig(max_len=2))
+    last = out[(out.user_id == "u") & (out.item_id == "e")].iloc[0]
+    assert last.hist_item_id == "c|d" and last.hist_time == "20|30" and last.hist_len == 2
+
+
+def test_positive_only_histories_skip_negative_events():
+    out = build_sequences(log(), config=SequenceConfig(max_len=10, positive_history=True))
+    assert out[(out.user_id == "u") & (out.item_id == "e")].iloc[0].hist_item_id == "a|c|d"
+
+
+def test_encoder_pads_built_histories_on_the_left():
+    out = build_sequences(log(), fields=["genre"], config=SequenceConfig(max_len=3))
+    enc = FeatureEncoder.fit(out, sequence_roles(["genre"]), EncoderConfig(min_count=1, max_len=3))
+    table = enc.transform(out)
+    row = int(np.flatnonzero((out.user_id == "u") & (out.item_id == "b"))[0])
+    assert table["hist_mask"][row].tolist() == [False, False, True]
+    assert table["hist_time"][row, 2] < table["target_time"][row]
+
+
+def test_last_events_per_user_are_held_out():
+    out = build_sequences(log(), config=SequenceConfig(valid_events=1, test_events=2))
+    u = out[out.user_id == "u"].sort_values("timestamp")
+    assert u["split"].tolist() == ["train", "train", "valid", "test", "test"]
+    assert out[out.user_id == "v"]["split"].tolist() == ["test", "test"]  # a short user may be all held out
+
+
+def test_global_time_cut_puts_the_newest_events_in_test():
+    out = build_sequences(random_log(), config=SequenceConfig(split="time", valid_frac=0.1, test_frac=0.2))
+    parts = {s: out.loc[out.split == s, "timestamp"] for s in ("train", "valid", "test")}
+    assert parts["train"].max() < parts["valid"].min() and parts["valid"].max() < parts["test"].min()
+    assert 0.15 < (out.split == "test").mean() < 0.25
+
+
+def test_bad_logs_raise_data_errors():
+    with pytest.raises(DataError, match="0/1"):
+        build_sequences(log().assign(label=2))
+    with pytest.raises(DataError, match="not in the event log"):
+        build_sequences(log(), fields=["colour"])
+
+
+def test_parquet_and_csv_outputs_encode_the_same(tmp_path):
+    events = log()
+    csv = pd.read_csv(write_sequences(build_sequences(events, fields=["genre"]), tmp_path / "s.csv"), dtype=str,
+                      keep_default_na=False)
+    parquet = pd.read_parquet(write_sequences(build_sequences(events, fields=["genre"], as_lists=True), tmp_path / "s.parquet"))
+    enc = FeatureEncoder.fit(csv, sequence_roles(["genre"]), EncoderConfig(min_count=1))
+    a, b = enc.transform(csv), enc.transform(parquet)
+    assert all(np.array_equal(a[k].numpy(), b[k].numpy()) for k in a)
+
+
+def test_primary_genre_is_the_rarest_listed_genre():
+    genres = pd.Series(["Comedy|Animation", "Comedy", "Comedy|Drama", "Drama|Comedy", "(no genres listed)"])
+    assert primary_genre(genres).tolist() == ["Animation", "Comedy", "Drama", "Drama", ""]
+
+
+@pytest.mark.slow
+def test_public_logs_load_and_build(shared_data):
+    movielens = load_movielens(shared_data / "movielens_latest_small")
+    assert len(movielens.events) == 100_836 and 0.4 < movielens.events.label.mean() < 0.6
+    assert movielens.items["text"].str.contains("Toy Story").any()
+    out = build_sequences(movielens.events, fields=movielens.fields, config=SequenceConfig(max_len=20))
+    assert out["hist_len"].max() == 20 and (out.split == "test").sum() == movielens.events.user_id.nunique()
+    taobao = load_taobao(shared_data / "taobao_userbehavior_sample" / "UserBehavior_sample.csv")
+    assert taobao.events.label.sum() == 77 + 190 + 128

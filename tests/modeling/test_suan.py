@@ -3,13 +3,19 @@ from __future__ import annotations
 
 import dataclasses
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 from torch import nn
 
+from mlcore.api import DataError, ParamError, RunContext
 from mlcore.metrics import auc
+from modeling.distill import SUAN_ALGORITHMS
+from modeling.item_side import ItemEmbeddings
 from modeling.nets.suan import SUAN, LightSUAN, RelativeBias, causal_mask, sparse_causal_mask, time_bucket
 from modeling.schema import CategoricalField, FeatureSchema, SequenceSpec
+from modeling.sequences import SequenceConfig, build_sequences, sequence_roles
 
 L = 8
 
@@ -130,3 +136,78 @@ def test_overfits_a_tiny_batch(net_cls):
         opt.step()
     net.eval()
     assert auc(b["label"].numpy(), net(b).detach().numpy()) > 0.99
+
+
+# ---------------------------------------------------------------------------------------------
+# Pipeline: SUAN, LightSUAN and online distillation as jobs
+
+
+def sequence_table(n_events=1500, seed=0):
+    """A built sequence table whose clicks depend on the history: users click items of genres they
+    watched before."""
+    rng = np.random.default_rng(seed)
+    users = rng.integers(0, 30, n_events)
+    favourite = rng.integers(0, 4, 30)
+    items = rng.integers(0, 60, n_events)
+    genre = items % 4
+    events = pd.DataFrame({"user_id": users.astype(str), "item_id": items.astype(str), "genre": genre.astype(str),
+                           "timestamp": rng.integers(0, 10**6, n_events),
+                           "label": ((genre == favourite[users]) ^ (rng.random(n_events) < 0.1)).astype(int)})
+    return build_sequences(events, fields=["genre"], config=SequenceConfig(max_len=10, valid_events=3, test_events=5))
+
+
+def run(key, df, tmp_path, extra=None, **params):
+    algo = next(a for a in SUAN_ALGORITHMS if a.key == key)
+    roles = sequence_roles(["genre"])
+    ctx = RunContext(params=algo.validate(params), roles=roles, read_table=lambda cols=None: df[cols] if cols else df,
+                     workdir=tmp_path, extra=extra or {})
+    return algo.run(ctx)
+
+
+def test_distillation_reports_teacher_and_student_on_held_out_rows(tmp_path):
+    result = run("suan_distill", sequence_table(), tmp_path, epochs=2, batch_size=128, max_len=10, window=3,
+                 teacher_embedding_dim=8, student_embedding_dim=4, hidden_units="32")
+    m = result.metrics
+    assert result.summary["n_test"] == 150 and m["n"] == 150
+    for who in ("teacher", "student"):
+        assert 0.5 < m[f"{who}_auc"] <= 1 and np.isfinite(m[f"{who}_gauc"]) and m[f"{who}_latency_ms"] > 0
+    assert m["auc"] == m["student_auc"] and result.artifact.exists()
+    assert result.summary["student_params"] < result.summary["teacher_params"]
+    assert "valid_teacher_auc" in result.curves["history"][0]
+
+
+def test_distillation_resumes_from_its_epoch_checkpoint(tmp_path):
+    df = sequence_table(600)
+    params = dict(batch_size=128, max_len=10, window=3, teacher_embedding_dim=4, student_embedding_dim=4, hidden_units="16")
+    run("suan_distill", df, tmp_path, epochs=1, **params)
+    again = run("suan_distill", df, tmp_path, epochs=2, **params)
+    assert again.summary["resumed_from"] == 1 and len(again.curves["history"]) == 2
+
+
+@pytest.mark.parametrize("key", ["suan", "lightsuan"])
+def test_standalone_sequence_nets_train_as_jobs(key, tmp_path):
+    extra = {"item_embeddings": ItemEmbeddings(np.array([str(i) for i in range(50)], dtype=object),
+                                               np.random.default_rng(0).normal(size=(50, 6)).astype(np.float32))}
+    result = run(key, sequence_table(600), tmp_path, extra=extra, epochs=1, batch_size=128, max_len=10, embedding_dim=4,
+                 hidden_units="16", **({"window": 3} if key == "lightsuan" else {}))
+    assert 0 <= result.metrics["auc"] <= 1 and result.metrics["latency_ms"] > 0 and result.summary["item_side"]
+
+
+def test_bad_sequence_hyperparameters_and_data_fail_clearly(tmp_path):
+    with pytest.raises(ParamError, match="multiple of n_heads"):
+        run("suan", sequence_table(200), tmp_path, embedding_dim=5, n_heads=2)
+    with pytest.raises(ParamError, match="window"):
+        run("lightsuan", sequence_table(200), tmp_path, max_len=10, window=40)
+    algo = next(a for a in SUAN_ALGORITHMS if a.key == "suan")
+    df = sequence_table(200)
+    ctx = RunContext(params=algo.validate({}), roles={"label": "label", "item_id": "item_id"},
+                     read_table=lambda cols=None: df, workdir=tmp_path)
+    with pytest.raises(DataError, match="behaviour sequence"):
+        algo.run(ctx)
+
+
+def test_suan_algorithms_are_registered_for_ctr_datasets():
+    from jobs.registry import algorithms_for_kind
+
+    keys = {a.key for a in algorithms_for_kind("ctr")}
+    assert {"suan", "lightsuan", "suan_distill"} <= keys

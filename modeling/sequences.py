@@ -37,6 +37,7 @@ import pyarrow.parquet as pq
 from mlcore.api import DataError
 
 SEP = "|"
+MISSING = "(none)"  # item field value written for a missing one, so every behaviour keeps one token per field
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,12 @@ def build_sequences(events: pd.DataFrame, *, user: str = "user_id", item: str = 
         raise DataError(f"Column `{label}` must hold 0/1 labels.")
     frame = pd.DataFrame({"user_id": events[user].to_numpy(), "item_id": events[item].astype(str).to_numpy(),
                           "timestamp": times.to_numpy(dtype=np.int64), "label": labels.to_numpy(dtype=np.int64)})
-    for f in fields:
-        frame[f] = events[f].astype(str).where(events[f].notna(), "").to_numpy()
+    for f in fields:  # a blank token would vanish from a delimited history and shift it against the items
+        values = events[f].astype(str).str.strip()
+        frame[f] = values.where(events[f].notna() & (values != ""), MISSING).to_numpy()
+    for name in ("item_id", *fields):
+        if frame[name].str.contains(SEP, regex=False).any():
+            raise DataError(f"Column `{name}` has values containing `{SEP}`, the history separator; replace it first.")
     frame["_row"] = np.arange(len(frame))
     frame = frame.sort_values(["user_id", "timestamp", "item_id", "_row"], kind="mergesort").reset_index(drop=True)
     n = len(frame)

@@ -84,11 +84,20 @@ def test_global_time_cut_puts_the_newest_events_in_test():
     assert 0.15 < (out.split == "test").mean() < 0.25
 
 
+def test_missing_item_fields_keep_histories_aligned_with_items():
+    events = log().assign(genre=["x", None, "", "z", "y", "x", "w"])
+    out = build_sequences(events, fields=["genre"])
+    row = out[(out.user_id == "u") & (out.item_id == "e")].iloc[0]
+    assert row.hist_item_id == "a|b|c|d" and row.hist_genre == "x|(none)|(none)|z"
+
+
 def test_bad_logs_raise_data_errors():
     with pytest.raises(DataError, match="0/1"):
         build_sequences(log().assign(label=2))
     with pytest.raises(DataError, match="not in the event log"):
         build_sequences(log(), fields=["colour"])
+    with pytest.raises(DataError, match="separator"):
+        build_sequences(log().assign(item_id="a|b"))
 
 
 def test_parquet_and_csv_outputs_encode_the_same(tmp_path):

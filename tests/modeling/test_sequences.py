@@ -1,11 +1,16 @@
-"""Sequence dataset builder: no leakage, truncation, splits by time, public-log loaders."""
+"""Sequence dataset builder (no leakage, truncation, splits by time, public-log loaders) and the
+item side table (content embeddings joined by item id)."""
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 import pytest
 
+import torch
+
 from mlcore.api import DataError
+from modeling.item_side import (ItemEmbeddings, compute_item_embeddings, join_item_embeddings, load_item_embeddings,
+                                save_item_embeddings)
 from modeling.features import EncoderConfig, FeatureEncoder
 from modeling.sequences import (SequenceConfig, build_sequences, load_movielens, load_taobao, primary_genre,
                                 sequence_roles, write_sequences)
@@ -113,6 +118,42 @@ def test_parquet_and_csv_outputs_encode_the_same(tmp_path):
 def test_primary_genre_is_the_rarest_listed_genre():
     genres = pd.Series(["Comedy|Animation", "Comedy", "Comedy|Drama", "Drama|Comedy", "(no genres listed)"])
     assert primary_genre(genres).tolist() == ["Animation", "Comedy", "Drama", "Drama", ""]
+
+
+def tiny_embeddings():
+    return ItemEmbeddings(np.array(["a", "b", "c"], dtype=object), np.arange(6, dtype=np.float32).reshape(3, 2) + 1)
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".npy"])
+def test_item_tables_round_trip(tmp_path, suffix):
+    table = tiny_embeddings()
+    loaded = load_item_embeddings(save_item_embeddings(table, tmp_path / f"items{suffix}"))
+    assert loaded.ids.tolist() == ["a", "b", "c"] and np.array_equal(loaded.vectors, table.vectors)
+
+
+def test_embeddings_join_by_item_id_with_zeros_for_unknown_items_and_padding():
+    frame = pd.DataFrame({"item_id": ["c", "zzz"], "hist_item_id": ["a|zzz|b|c", ""]})
+    joined = join_item_embeddings(frame, tiny_embeddings(), item_column="item_id", history_column="hist_item_id", max_len=3)
+    assert joined["item_emb"].tolist() == [[5.0, 6.0], [0.0, 0.0]]
+    assert joined["hist_item_emb"].shape == (2, 3, 2)
+    assert joined["hist_item_emb"][0].tolist() == [[0.0, 0.0], [3.0, 4.0], [5.0, 6.0]]  # the newest 3: zzz, b, c
+    assert not joined["hist_item_emb"][1].any()
+
+
+def test_content_embeddings_have_one_unit_row_per_item(tmp_path):
+    items = pd.DataFrame({"item_id": [1, 2, 3], "text": ["Toy Story. Animation", "Heat. Crime, Thriller", ""]})
+    table = compute_item_embeddings(items, method="tfidf", dim=8, cache_dir=tmp_path)
+    assert table.vectors.shape == (3, 8) and table.ids.tolist() == ["1", "2", "3"]
+    assert np.allclose(np.linalg.norm(table.vectors[:2], axis=1), 1) and not table.vectors[2].any()
+    with pytest.raises(DataError, match="unique"):
+        compute_item_embeddings(pd.concat([items, items]), method="tfidf", dim=8)
+
+
+def test_a_malformed_uploaded_item_table_is_refused(tmp_path):
+    path = tmp_path / "bad.parquet"
+    pd.DataFrame({"item": ["a"], "vec": [[1.0]]}).to_parquet(path)
+    with pytest.raises(DataError, match="needs columns"):
+        load_item_embeddings(path)
 
 
 @pytest.mark.slow

@@ -169,7 +169,7 @@ class EventLog:
 
     events: pd.DataFrame
     fields: tuple[str, ...]
-    items: pd.DataFrame
+    items: pd.DataFrame | None
 
 
 def primary_genre(genres: pd.Series) -> pd.Series:

@@ -165,3 +165,38 @@ def test_public_logs_load_and_build(shared_data):
     assert out["hist_len"].max() == 20 and (out.split == "test").sum() == movielens.events.user_id.nunique()
     taobao = load_taobao(shared_data / "taobao_userbehavior_sample" / "UserBehavior_sample.csv")
     assert taobao.events.label.sum() == 77 + 190 + 128
+
+
+@pytest.mark.django_db
+def test_command_builds_a_table_from_a_csv_log_and_registers_a_ctr_dataset(tmp_path):
+    from django.core.management import call_command
+
+    from datasets.models import Dataset
+
+    events = log().rename(columns={"user_id": "uid", "timestamp": "ts", "label": "clicked"})
+    events.to_csv(tmp_path / "events.csv", index=False)
+    out = tmp_path / "seq.csv"
+    call_command("build_sequence_dataset", str(tmp_path / "events.csv"), "--output", str(out), "--user", "uid",
+                 "--time", "ts", "--label", "clicked", "--fields", "genre", "--max-len", "3", "--register",
+                 "--name", "tiny sequences")
+    table = pd.read_csv(out, keep_default_na=False)
+    assert len(table) == 7 and table["hist_item_id"].str.count(r"\|").max() <= 2
+    dataset = Dataset.objects.get(name="tiny sequences")
+    roles = {c["name"]: c["role"] for c in dataset.columns}
+    assert roles["hist_item_id"] == roles["hist_genre"] == roles["hist_time"] == "sequence"
+    assert roles["split"] == "split" and roles["label"] == "label" and roles["timestamp"] == "timestamp"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_command_builds_and_registers_the_taobao_sample_as_parquet(tmp_path, shared_data):
+    from django.core.management import call_command
+
+    from datasets.models import Dataset
+
+    out = tmp_path / "taobao.parquet"
+    call_command("build_sequence_dataset", "taobao", "--output", str(out), "--split", "time", "--register")
+    table = pd.read_parquet(out)
+    assert len(table) == 4321 and set(table["split"]) == {"train", "valid", "test"}
+    dataset = Dataset.objects.get(name="taobao sequences")
+    assert {c["name"]: c["role"] for c in dataset.columns}["hist_category"] == "sequence"

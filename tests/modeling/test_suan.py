@@ -211,3 +211,24 @@ def test_suan_algorithms_are_registered_for_ctr_datasets():
 
     keys = {a.key for a in algorithms_for_kind("ctr")}
     assert {"suan", "lightsuan", "suan_distill"} <= keys
+
+
+def test_cancelled_distillation_stops_at_the_next_batch(tmp_path):
+    from mlcore.api import Cancelled
+
+    calls = []
+
+    def check_cancelled():
+        calls.append(1)
+        if len(calls) > 2:
+            raise Cancelled()
+
+    algo = next(a for a in SUAN_ALGORITHMS if a.key == "suan_distill")
+    df = sequence_table(600)
+    ctx = RunContext(params=algo.validate(dict(batch_size=64, max_len=10, window=3, teacher_embedding_dim=4,
+                                               student_embedding_dim=4, hidden_units="16")),
+                     roles=sequence_roles(["genre"]), read_table=lambda cols=None: df[cols], workdir=tmp_path,
+                     check_cancelled=check_cancelled)
+    with pytest.raises(Cancelled):
+        algo.run(ctx)
+    assert len(calls) == 3

@@ -14,3 +14,5 @@ class ModelingConfig(AppConfig):
 
         register_kind(CTR_KIND)
         register(*CTR_ALGORITHMS)
+        from .distill import SUAN_ALGORITHMS
+        register(*SUAN_ALGORITHMS)

@@ -57,14 +57,20 @@ def criteo_parts(seed: int = 2024) -> tuple[dict[str, pd.DataFrame], dict]:
 
 
 def movielens_parts(max_len: int = 20) -> tuple[dict[str, pd.DataFrame], dict]:
-    """MovieLens events with their time-ordered histories, split by time (see modeling.sequences)."""
-    from modeling import sequences
+    """MovieLens events with their time-ordered histories, each user's last 10 ratings as test and
+    the 5 before them as validation (see modeling.sequences)."""
+    from modeling.sequences import SEP, SequenceConfig, build_sequences, load_movielens
 
-    table = sequences.movielens_sequences(shared_data_dir() / "movielens_latest_small", max_len=max_len)
-    table = sequences.as_delimited(table) if hasattr(sequences, "as_delimited") else table
-    split_col = next(c for c in ("split", "part") if c in table.columns)
-    parts = {k: table[table[split_col] == k].drop(columns=[split_col]).reset_index(drop=True)
-             for k in ("train", "valid", "test")}
+    log = load_movielens(shared_data_dir() / "movielens_latest_small")
+    table = build_sequences(log.events, fields=log.fields,
+                            config=SequenceConfig(max_len=max_len, valid_events=5, test_events=10))
+    keep = ["label", "user_id", "item_id", "genre", "hist_item_id", "hist_genre"]
+    parts = {}
+    for k in ("train", "valid", "test"):
+        part = table.loc[table["split"] == k, keep].reset_index(drop=True)
+        for c in ("hist_item_id", "hist_genre"):  # FuxiCTR splits on "^"; an empty history stays empty
+            part[c] = part[c].fillna("").astype(str).str.replace(SEP, "^", regex=False)
+        parts[k] = part
     task = {"label": "label", "categorical": ["user_id", "item_id", "genre"],
             "sequences": {"hist_item_id": "item_id", "hist_genre": "genre"}, "item": "item_id", "user": "user_id",
             "max_len": max_len}
@@ -76,13 +82,7 @@ def run_ours(model: str, parts: dict[str, pd.DataFrame], task: dict, args) -> di
     """Train with this engine through the registered algorithm, on the given split."""
     from modeling.algorithms import CTR_ALGORITHMS
 
-    algos = {a.key: a for a in CTR_ALGORITHMS}
-    try:
-        from modeling.algorithms import SEQUENCE_ALGORITHMS  # noqa: F401
-        algos.update({a.key: a for a in SEQUENCE_ALGORITHMS})
-    except ImportError:
-        pass
-    algo = algos[model]
+    algo = {a.key: a for a in CTR_ALGORITHMS}[model]
     df = pd.concat([p.assign(_part=k) for k, p in parts.items()], ignore_index=True)
     roles = {c: "categorical" for c in task["categorical"]}
     roles.update({c: "sequence" for c in task["sequences"]})

@@ -126,7 +126,8 @@ def check_aligned(lengths: dict[str, np.ndarray], index: pd.Index) -> None:
             raise DataError(
                 f"Sequence columns `{first}` and `{name}` are not aligned: row {row} (index {index[row]!r}) has "
                 f"{int(reference[row])} values in `{first}` but {int(lengths[name][row])} in `{name}` "
-                f"({len(bad):,} rows differ). Parallel sequences need one value per behaviour, in the same order.")
+                f"({len(bad):,} rows differ). Parallel sequences need one value per behaviour, in the same order"
+                + ("; every behaviour needs one time." if is_time_sequence(name) else "."))
 
 
 class FeatureEncoder:

@@ -22,6 +22,7 @@ DIM = 6
 def own_media(settings, tmp_path):
     """A fresh media folder per test: job ids repeat across rolled-back tests, and so would work folders."""
     settings.MEDIA_ROOT = str(tmp_path / "media")
+    settings.WORKER_HEARTBEAT_SECONDS = 3600  # an in-process job's heartbeat thread would wait on the test's DB lock
 
 
 def item_vectors(n_items=200, seed=0) -> ItemEmbeddings:
@@ -110,6 +111,7 @@ def test_suan_takes_the_item_table_too(user, tmp_path, sequence_dataset):
     assert job.summary["multimodal_dim"] == DIM and job.summary["item_side"] is True
 
 
+@pytest.mark.slow
 def test_build_command_registers_the_item_embeddings_as_an_item_table(tmp_path, shared_data):
     from django.core.management import call_command
     from io import StringIO

@@ -127,3 +127,14 @@ def test_build_command_registers_the_item_embeddings_as_an_item_table(tmp_path, 
     assert f"item_table={table.pk}" in out.getvalue() and table.name.startswith("taobao sequences: item vectors")
     assert {c["name"]: c["role"] for c in table.columns} == {"item_id": "item_id", "embedding": "embedding"}
     assert Dataset.objects.filter(kind="ctr", name="taobao sequences").exists()
+
+
+def test_the_item_table_page_and_the_api_show_its_roles(client, api, user, tmp_path):
+    from django.urls import reverse
+
+    table = upload_item_table(user, tmp_path)
+    client.force_login(user)
+    page = client.get(reverse("datasets:detail", args=[table.pk]))
+    assert page.status_code == 200 and "embedding" in page.content.decode()
+    data = api.get(f"/api/datasets/{table.pk}/").json()
+    assert data["kind"] == "item_table"

@@ -127,6 +127,9 @@ def with_item_table(algorithm: Algorithm) -> Algorithm:
         if table_id and "item_embeddings" not in ctx.extra:
             from jobs.models import Job
 
+            if "job_id" not in ctx.extra:
+                raise ParamError({"item_table": "an item table is resolved for a job's owner; outside a job pass "
+                                                "ctx.extra['item_embeddings'] instead"})
             owner = Job.objects.select_related("owner").get(pk=ctx.extra["job_id"]).owner
             ctx.extra["item_embeddings"] = resolve_item_table(owner, table_id)
             ctx.log(f"item table #{table_id}: {len(ctx.extra['item_embeddings'].ids):,} items × "

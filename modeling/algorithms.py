@@ -4,6 +4,7 @@ from __future__ import annotations
 from mlcore.api import Algorithm, Param, RunContext, RunResult
 
 from .nets import AWMoE, DCNv2, DeepFM, DIN, LR, QIN, TIN
+from .item_side import ITEM_TABLE_PARAM
 from .pipeline import parse_hidden_units, train_sequence, train_tabular
 
 COMMON = (
@@ -41,6 +42,7 @@ def sequence_params(max_len: int = 50, monitor: str = "auc") -> tuple[Param, ...
         Param("longtail_max_behaviours", "int", 5, "Test rows with at most this many behaviours form the long-tail "
               "slice reported as auc_longtail / gauc_longtail / n_longtail.", min=0, max=1000),
         Param("embedding_dim", "int", 16, "Size of each field's embedding.", min=1, max=256),
+        ITEM_TABLE_PARAM,
     )
 
 

@@ -10,9 +10,12 @@ class ModelingConfig(AppConfig):
         from jobs.registry import register
 
         from .algorithms import CTR_ALGORITHMS
+        from .distill import SUAN_ALGORITHMS
+        from .item_table import ITEM_TABLE_KIND, with_item_table
         from .kinds import CTR_KIND
 
         register_kind(CTR_KIND)
-        register(*CTR_ALGORITHMS)
-        from .distill import SUAN_ALGORITHMS
-        register(*SUAN_ALGORITHMS)
+        register_kind(ITEM_TABLE_KIND)
+        # sequence models resolve their `item_table` setting (a dataset id) into item vectors Django-side
+        register(*(with_item_table(a) if any(p.name == "item_table" for p in a.params) else a
+                   for a in CTR_ALGORITHMS + SUAN_ALGORITHMS))

@@ -33,24 +33,13 @@ from mlcore.metrics import auc, binary_report, calibration, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
 
 from .features import EncoderConfig, FeatureEncoder
-from .item_side import ItemEmbeddingLookup, ItemEmbeddings, item_rows, load_item_embeddings
+from .item_side import ITEM_TABLE_PARAM, ItemEmbeddingLookup, WithItemSide, attach_item_side
 from .nets.suan import SUAN, LightSUAN
 from .pipeline import parse_hidden_units
 from .schema import FeatureSchema
 from .split import split_frame
 
 SEQUENCE_ROLES = ("label", "categorical", "numeric", "user_id", "item_id", "timestamp", "split", "sequence")
-
-
-class WithItemSide(nn.Module):
-    """Expands ``item_row``/``hist_item_row`` into ``item_emb``/``hist_item_emb`` before ``net``."""
-
-    def __init__(self, net: nn.Module, lookup: ItemEmbeddingLookup | None):
-        super().__init__()
-        self.net, self.lookup = net, lookup
-
-    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self.net(self.lookup(batch) if self.lookup is not None else batch)
 
 
 class OnlineDistillation(nn.Module):
@@ -119,22 +108,10 @@ def prepare_sequence_data(ctx: RunContext) -> SequenceData:
     encoder = FeatureEncoder.fit(train_df, roles, EncoderConfig(min_count=p["min_count"], max_len=p["max_len"]))
     tables = [encoder.transform(d) for d in (train_df, valid_df, test_df)]
     schema = encoder.schema
-    lookup = None
-    embeddings = ctx.extra.get("item_embeddings")
-    if embeddings is not None:
-        if not isinstance(embeddings, ItemEmbeddings):
-            embeddings = load_item_embeddings(Path(embeddings))
-        item_col = encoder.item
-        hist_col = next(c for c, t in encoder.sequences.items() if t == item_col)
-        for table, df in zip(tables, (train_df, valid_df, test_df)):
-            table.update(item_rows(df, embeddings, item_column=item_col, history_column=hist_col,
-                                   max_len=p["max_len"], sep=encoder.config.seq_sep))
-        covered = float((tables[0]["item_row"] > 0).float().mean())
-        ctx.log(f"item side table: {len(embeddings.ids):,} items × {embeddings.dim}, covering {covered:.1%} of train targets")
-        lookup = ItemEmbeddingLookup(embeddings.padded())
-        schema = dataclasses.replace(schema, sequence=dataclasses.replace(schema.sequence, multimodal_dim=embeddings.dim))
+    schema, lookup, item_info = attach_item_side(ctx.extra.get("item_embeddings"), encoder, tables,
+                                                 [train_df, valid_df, test_df], schema, p["max_len"], ctx.log)
     return SequenceData(encoder, schema, *tables, lookup,
-                        {"n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df)})
+                        {"n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df), **item_info})
 
 
 def batch_latency_ms(model: nn.Module, table: dict, device: torch.device, batch_size: int, repeats: int = 7) -> float:
@@ -220,7 +197,7 @@ def train_sequence_net(ctx: RunContext, build: Callable[[FeatureSchema, dict[str
         summary={"params_count": sum(t.numel() for t in model.parameters() if t.requires_grad), "device": str(device),
                  "samples_per_s": round(result.samples_per_second, 1), **data.sizes, "best_epoch": result.best_epoch,
                  "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
-                 "latency_batch_rows": min(p["batch_size"], data.sizes["n_test"]),
+                 "latency_batch_rows": min(p["batch_size"], data.sizes.get("n_test", 0)),
                  "item_side": data.lookup is not None},
     )
 
@@ -283,7 +260,7 @@ def _run_distill(ctx: RunContext) -> RunResult:
                  "student_params": count(pair.student), "device": str(device),
                  "samples_per_s": round(result.samples_per_second, 1), **data.sizes, "best_epoch": result.best_epoch,
                  "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
-                 "latency_batch_rows": min(p["batch_size"], data.sizes["n_test"]),
+                 "latency_batch_rows": min(p["batch_size"], data.sizes.get("n_test", 0)),
                  "item_side": data.lookup is not None,
                  **{k: round(v, 3) for k, v in latency.items()}},
     )
@@ -310,6 +287,7 @@ SEQUENCE_COMMON = (
     Param("dropout", "float", 0.0, "Dropout after each sub-layer and in the MLP (0 in the paper).", min=0.0, max=0.9),
     Param("hidden_units", "str", "256,128", "Prediction MLP widths, comma separated (the paper: 1024,512,256)."),
     Param("batch_norm", "bool", False, "BatchNorm in the prediction MLP."),
+    ITEM_TABLE_PARAM,
 )
 
 

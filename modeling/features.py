@@ -112,6 +112,24 @@ def left_pad(tokens: pd.Series, values: np.ndarray, n: int, max_len: int, fill, 
     return out, mask, lengths
 
 
+def check_aligned(lengths: dict[str, np.ndarray], index: pd.Index) -> None:
+    """Parallel sequence columns (item ids, item fields, times) must hold one value per behaviour:
+    the same length on every row. Raises :class:`DataError` naming the columns and the first bad row."""
+    if len(lengths) < 2:
+        return
+    names = list(lengths)
+    first, reference = names[0], lengths[names[0]]
+    for name in names[1:]:
+        bad = np.flatnonzero(lengths[name] != reference)
+        if len(bad):
+            row = int(bad[0])
+            raise DataError(
+                f"Sequence columns `{first}` and `{name}` are not aligned: row {row} (index {index[row]!r}) has "
+                f"{int(reference[row])} values in `{first}` but {int(lengths[name][row])} in `{name}` "
+                f"({len(bad):,} rows differ). Parallel sequences need one value per behaviour, in the same order"
+                + ("; every behaviour needs one time." if is_time_sequence(name) else "."))
+
+
 class FeatureEncoder:
     """Fitted encoding of one dataset's columns; serialisable with ``to_dict``/``from_dict``."""
 
@@ -256,20 +274,18 @@ class FeatureEncoder:
     def _transform_sequences(self, df: pd.DataFrame) -> TensorTable:
         n, max_len, sep = len(df), self.config.max_len, self.config.seq_sep
         out: TensorTable = {}
-        lengths = None
+        lengths: dict[str, np.ndarray] = {}  # parallel sequence column -> behaviours per row
         for col, target in self.sequences.items():
             tokens = sequence_tokens(df[col], sep)
             codes = pd.Index(self.vocabs[target], dtype=object).get_indexer(_as_text(tokens).to_numpy(dtype=object))
-            ids, mask, lengths = left_pad(tokens, np.where(codes >= 0, codes + 2, 1).astype(np.int64), n, max_len, 0, np.int64)
+            ids, mask, lengths[col] = left_pad(tokens, np.where(codes >= 0, codes + 2, 1).astype(np.int64), n, max_len, 0, np.int64)
             out[f"hist_{target}"] = torch.from_numpy(ids)  # (B, L)
             out["hist_mask"] = torch.from_numpy(mask)  # (B, L)
         if self.time_sequence:
             tokens = sequence_tokens(df[self.time_sequence], sep)
-            times, _, time_lengths = left_pad(tokens, seconds(tokens) - self.time_origin, n, max_len, 0.0, np.float64)
-            if not np.array_equal(time_lengths, lengths):
-                bad = int(np.flatnonzero(time_lengths != lengths)[0])
-                raise DataError(f"Row {bad}: `{self.time_sequence}` has {time_lengths[bad]} times but the behaviour "
-                                f"sequence has {lengths[bad]} items; every behaviour needs one time.")
+            times, _, lengths[self.time_sequence] = left_pad(tokens, seconds(tokens) - self.time_origin, n, max_len, 0.0, np.float64)
+        check_aligned(lengths, df.index)
+        if self.time_sequence:
             times = np.nan_to_num(times)
             if self.timestamp:
                 target_time = np.nan_to_num(seconds(df[self.timestamp]) - self.time_origin)

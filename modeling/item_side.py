@@ -22,10 +22,15 @@ import pyarrow.parquet as pq
 import torch
 from torch import nn
 
-from mlcore.api import DataError
+from mlcore.api import DataError, Param
 from mlcore.text import MINILM_DIM, TextEncoder
 
 from .features import _as_text, left_pad, sequence_tokens
+
+
+ITEM_TABLE_PARAM = Param(
+    "item_table", "int", 0, "Dataset id of an item table (kind item_table: an item id and a vector per item) whose "
+    "vectors feed the model as multimodal item embeddings; 0 = none.", min=0, max=2**31 - 1)
 
 
 @dataclass
@@ -136,3 +141,47 @@ def join_item_embeddings(frame: pd.DataFrame, embeddings: ItemEmbeddings, *, ite
     rows = item_rows(frame, embeddings, item_column=item_column, history_column=history_column, max_len=max_len, sep=sep)
     joined = ItemEmbeddingLookup(embeddings.padded())(rows)
     return {"item_emb": joined["item_emb"], "hist_item_emb": joined["hist_item_emb"]}
+
+
+class WithItemSide(nn.Module):
+    """Expands ``item_row``/``hist_item_row`` into ``item_emb``/``hist_item_emb`` before ``net``."""
+
+    def __init__(self, net: nn.Module, lookup: ItemEmbeddingLookup | None):
+        super().__init__()
+        self.net, self.lookup = net, lookup
+
+    def forward(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self.net(self.lookup(batch) if self.lookup is not None else batch)
+
+    def __getattr__(self, name: str):  # the wrapped net's aux_loss, diagnostics...
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(super().__getattr__("net"), name)
+
+
+def attach_item_side(embeddings, encoder, tables: list[dict], frames: list[pd.DataFrame], schema, max_len: int,
+                     log=lambda message: None):
+    """Add ``item_row``/``hist_item_row`` to each encoded table and the vectors' width to the schema.
+
+    ``embeddings`` is an :class:`ItemEmbeddings`, a path to one, or None (then nothing changes).
+    Returns ``(schema, lookup, info)``; ``info`` (for the run summary) holds ``multimodal_dim`` and
+    the share of training targets the table covers.
+    """
+    import dataclasses
+
+    if embeddings is None:
+        return schema, None, {}
+    if not isinstance(embeddings, ItemEmbeddings):
+        embeddings = load_item_embeddings(Path(embeddings))
+    item_col = encoder.item
+    hist_col = next(c for c, t in encoder.sequences.items() if t == item_col)
+    for table, df in zip(tables, frames):
+        table.update(item_rows(df, embeddings, item_column=item_col, history_column=hist_col, max_len=max_len,
+                               sep=encoder.config.seq_sep))
+    covered = float((tables[0]["item_row"] > 0).float().mean())
+    log(f"item side table: {len(embeddings.ids):,} items × {embeddings.dim}, covering {covered:.1%} of train targets")
+    schema = dataclasses.replace(schema, sequence=dataclasses.replace(schema.sequence, multimodal_dim=embeddings.dim))
+    info = {"multimodal_dim": embeddings.dim, "item_table_items": len(embeddings.ids),
+            "item_table_coverage": round(covered, 4)}
+    return schema, ItemEmbeddingLookup(embeddings.padded()), info

@@ -21,6 +21,7 @@ from mlcore.metrics import auc, binary_report, calibration, gauc, logloss, roc_c
 from mlcore.trainer import TrainConfig, fit, predict
 
 from .features import EncoderConfig, FeatureEncoder
+from .item_side import WithItemSide, attach_item_side
 from .schema import FeatureSchema
 from .split import split_frame
 
@@ -138,6 +139,10 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
     encoder = FeatureEncoder.fit(train_df, roles, enc_config)
     train, valid, test = (encoder.transform(d) for d in (train_df, valid_df, test_df))
     schema = encoder.schema
+    lookup, item_info = None, {}
+    if sequence:  # multimodal item vectors (an item table) when the job context carries them
+        schema, lookup, item_info = attach_item_side(ctx.extra.get("item_embeddings"), encoder, [train, valid, test],
+                                                     [train_df, valid_df, test_df], schema, p["max_len"], ctx.log)
     ctx.log(f"features: {schema.num_categorical} categorical ({sum(f.vocab_size for f in schema.categorical):,} "
             f"embedding rows), {schema.num_numeric} numeric"
             + (f", sequences {', '.join(schema.sequence.fields)} (max_len {schema.sequence.max_len})" if sequence else ""))
@@ -147,6 +152,8 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
     monitor = choose_monitor(p.get("monitor", "auc"), valid, ctx.log)
     torch.manual_seed(p["seed"])
     model = net_factory(schema, p)
+    if lookup is not None:
+        model = WithItemSide(model, lookup)
     n_params = sum(t.numel() for t in model.parameters())
     config = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"],
                          embedding_l2=p["embedding_l2"], patience=p["patience"], seed=p["seed"], monitor=monitor,
@@ -170,9 +177,11 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
         metrics.update(longtail_metrics(y, prob, test, p["longtail_max_behaviours"]))
     latency = inference_latency(model, test, device, config.batch_size)
     diagnostics = {}
-    if hasattr(model, "diagnostics"):  # e.g. AW-MoE's gate entropy and expert load on the test rows
+    net = model.net if isinstance(model, WithItemSide) else model
+    if hasattr(net, "diagnostics"):  # e.g. AW-MoE's gate entropy and expert load on the test rows
         model.eval()
-        diagnostics = model.diagnostics(to_device(take(test, torch.arange(min(len(y), 8192))), device))
+        batch = to_device(take(test, torch.arange(min(len(y), 8192))), device)
+        diagnostics = net.diagnostics(model.lookup(batch) if net is not model else batch)
     artifact = ctx.workdir / "model.pt"
     torch.save({"state_dict": model.state_dict(), "encoder": encoder.to_dict(), "params": dict(p)}, artifact)
     return RunResult(
@@ -182,7 +191,7 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
         summary={"params_count": n_params, "samples_per_s": round(result.samples_per_second, 1), "device": str(device),
                  "n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df),
                  "best_epoch": result.best_epoch, "stopped_early": result.stopped_early, "monitor": monitor,
-                 "resumed_from": result.resumed_from, **latency, **diagnostics},
+                 "resumed_from": result.resumed_from, **item_info, **latency, **diagnostics},
     )
 
 

@@ -75,6 +75,19 @@ def test_encoder_pads_built_histories_on_the_left():
     assert table["hist_time"][row, 2] < table["target_time"][row]
 
 
+@pytest.mark.parametrize("column, bad", [("hist_genre", "x|y"), ("hist_time", "10|20")])
+def test_misaligned_parallel_sequences_are_refused_naming_columns_and_row(column, bad):
+    out = build_sequences(log(), fields=["genre"], config=SequenceConfig(max_len=10))
+    enc = FeatureEncoder.fit(out, sequence_roles(["genre"]), EncoderConfig(min_count=1, max_len=10))
+    row = int(np.flatnonzero((out.user_id == "u") & (out.item_id == "e"))[0])  # history a|b|c|d
+    broken = out.copy()
+    broken.loc[broken.index[row], column] = bad
+    with pytest.raises(DataError, match=rf"`hist_item_id` and `{column}` are not aligned: row {row} .* 4 values "
+                                        rf"in `hist_item_id` but 2 in `{column}`"):
+        enc.transform(broken)
+    enc.transform(out)  # the built table itself is aligned
+
+
 def test_last_events_per_user_are_held_out():
     out = build_sequences(log(), config=SequenceConfig(valid_events=1, test_events=2))
     u = out[out.user_id == "u"].sort_values("timestamp")

@@ -52,3 +52,33 @@ def test_load_demo_data_without_hillstrom_still_loads_the_ctr_samples(tmp_path):
                                                                       index=False)
     call_command("load_demo_data", data_dir=str(tmp_path))
     assert set(Dataset.objects.values_list("kind", flat=True)) == {"ctr"}
+
+
+def test_load_demo_data_adds_the_movielens_sequence_dataset(tmp_path):
+    source = shared_data_dir() / "movielens_latest_small"
+    if not (source / "ratings.csv").exists():
+        pytest.skip(f"shared MovieLens data not found under {shared_data_dir()}")
+    from datasets.management.commands.load_demo_data import MOVIELENS_NAME
+
+    (tmp_path / "criteo_attribution_small").mkdir()
+    pd.DataFrame({"cat1": ["a", "b"] * 40, "click": [0, 1] * 40}).to_parquet(
+        tmp_path / "criteo_attribution_small" / "small_train.parquet")
+    (tmp_path / "criteo_kaggle_tiny").mkdir()
+    pd.DataFrame({"Label": [0, 1] * 40, "C1": ["x", "y"] * 40}).to_csv(tmp_path / "criteo_kaggle_tiny" / "train.tiny.csv",
+                                                                      index=False)
+    (tmp_path / "movielens_latest_small").mkdir()
+    ratings = pd.read_csv(source / "ratings.csv")
+    ratings = ratings[ratings.userId <= 20]  # a small copy keeps the test fast
+    ratings.to_csv(tmp_path / "movielens_latest_small" / "ratings.csv", index=False)
+    pd.read_csv(source / "movies.csv").to_csv(tmp_path / "movielens_latest_small" / "movies.csv", index=False)
+    call_command("load_demo_data", data_dir=str(tmp_path))
+    dataset = Dataset.objects.get(name=MOVIELENS_NAME)
+    assert dataset.kind == "ctr" and dataset.source == Dataset.Source.DEMO and dataset.n_rows == len(ratings)
+    assert "rating ≥ 4" in dataset.name and "MovieLens" in dataset.description
+    roles = {c["name"]: c["role"] for c in dataset.columns}
+    assert roles["hist_item_id"] == roles["hist_genre"] == roles["hist_time"] == "sequence"
+    assert roles["item_id"] == "item_id" and roles["user_id"] == "user_id" and roles["label"] == "label"
+    assert roles["split"] == "split" and roles["genre"] == "categorical"
+    assert not dataset.errors
+    call_command("load_demo_data", data_dir=str(tmp_path))  # idempotent
+    assert Dataset.objects.filter(name=MOVIELENS_NAME).count() == 1

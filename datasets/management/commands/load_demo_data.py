@@ -1,4 +1,4 @@
-"""Load demo datasets: the real Criteo samples (and Hillstrom, for uplift) from the shared data folder, or generated ones.
+"""Load demo datasets: the real Criteo samples (plus MovieLens with histories, Hillstrom for uplift) from the shared data folder, or generated ones.
 
     python manage.py load_demo_data [--owner demo] [--data-dir PATH] [--synthetic]
 
@@ -39,6 +39,14 @@ UPLIFT_REAL = [
      "with three arms (`segment`: Mens E-Mail, Womens E-Mail, No E-Mail = control); outcomes visit, conversion and "
      "spend in the following two weeks. No formal licence; widely redistributed for research.", None),
 ]
+
+
+MOVIELENS_NAME = "MovieLens ratings with histories (label = rating ≥ 4)"
+MOVIELENS_DESCRIPTION = (
+    "Real public data (MovieLens latest-small, GroupLens terms: research use, no redistribution): one row per rating, "
+    "label = rating ≥ 4; each row carries the user's strictly earlier ratings (at most 50 movies, their primary "
+    "genres and times) as behaviour sequences. Split held out by time per user: each user's last rating is test, "
+    "the one before validation. Built with `manage.py build_sequence_dataset movielens`.")
 
 
 def synthetic_ctr(n_rows: int, seed: int) -> pd.DataFrame:
@@ -92,6 +100,7 @@ class Command(BaseCommand):
                                      description=description, role_overrides=roles, source=Dataset.Source.DEMO)
             self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
         self._load_oa_mine(owner, data_dir)
+        self._load_movielens_sequences(owner, data_dir)
 
     def _load_oa_mine(self, owner, data_dir: Path) -> None:
         """OA-Mine product titles as an attributes catalogue, when the shared folder has it."""
@@ -116,6 +125,27 @@ class Command(BaseCommand):
                             "prepared by ExtractGPT (Apache-2.0), 10 categories. The train titles keep their "
                             "attribute values; the test titles are left unlabelled for extraction.",
                 source=Dataset.Source.DEMO)
+        self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
+
+    def _load_movielens_sequences(self, owner, data_dir: Path) -> None:
+        """MovieLens ratings as a behaviour-sequence CTR table (for DIN, QIN, TIN, AW-MoE, SUAN), when present."""
+        from modeling.sequences import SequenceConfig, build_sequences, load_movielens, sequence_roles, write_sequences
+
+        folder = data_dir / "movielens_latest_small"
+        if not (folder / "ratings.csv").exists() or not (folder / "movies.csv").exists():
+            self.stdout.write(f"No MovieLens files under {folder}: skipping the sequence demo.")
+            return
+        if Dataset.objects.filter(owner=owner, name=MOVIELENS_NAME).exists():
+            self.stdout.write(f"= {MOVIELENS_NAME} already loaded")
+            return
+        log = load_movielens(folder)
+        table = build_sequences(log.events, fields=log.fields, config=SequenceConfig(max_len=50, split="last"),
+                                as_lists=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_sequences(table, Path(tmp) / "movielens_sequences.parquet")
+            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=MOVIELENS_NAME, kind="ctr",
+                                     description=MOVIELENS_DESCRIPTION, role_overrides=sequence_roles(log.fields),
+                                     source=Dataset.Source.DEMO)
         self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
 
     def _load_real_uplift(self, owner, data_dir: Path) -> None:

@@ -9,7 +9,8 @@
 any other source is a CSV/Parquet event log whose columns are named with --user/--item/--time/
 --label/--fields. See ``modeling/sequences.py`` for how histories and the split are built.
 With ``--item-embeddings PATH`` the public loaders also write each item's content embedding
-(MiniLM, else TF-IDF) to PATH (.parquet or .npy).
+(MiniLM, else TF-IDF) to PATH (.parquet or .npy); with ``--register`` a .parquet one is registered
+too, as an item table whose id sequence jobs take in their ``item_table`` setting.
 """
 from __future__ import annotations
 
@@ -83,6 +84,8 @@ class Command(BaseCommand):
             embeddings = compute_item_embeddings(log.items, method=options["embedding_method"])
             path = save_item_embeddings(embeddings, Path(options["item_embeddings"]))
             self.stdout.write(f"wrote {len(embeddings.ids):,} item embeddings ({embeddings.method}, {embeddings.dim}-d) to {path}")
+            if options["register"]:
+                self._register_item_table(options, path, embeddings)
         if options["register"]:
             owner, _ = get_user_model().objects.get_or_create(username=options["owner"])
             name = options["name"] or f"{options['source'] if options['source'] in DESCRIPTIONS else output.stem} sequences"
@@ -93,6 +96,25 @@ class Command(BaseCommand):
             except DatasetError as exc:
                 raise CommandError(str(exc)) from None
             self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
+
+    def _register_item_table(self, options, path: Path, embeddings) -> None:
+        """Register the embeddings as an item table, so sequence jobs can name it in `item_table`."""
+        if path.suffix != ".parquet":
+            self.stdout.write(f"- {path.name}: only a .parquet item table can be registered (an upload is one file)")
+            return
+        owner, _ = get_user_model().objects.get_or_create(username=options["owner"])
+        base = options["name"] or f"{options['source'] if options['source'] in DESCRIPTIONS else Path(options['output']).stem} sequences"
+        try:
+            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, kind="item_table",
+                                     name=f"{base}: item vectors ({embeddings.method}, {embeddings.dim}-d)",
+                                     description=f"Content embedding of each item's text ({embeddings.method}), built "
+                                                 f"with build_sequence_dataset; set a sequence model's item_table to "
+                                                 f"this dataset's id to use it.",
+                                     role_overrides={"item_id": "item_id", "embedding": "embedding"},
+                                     source=Dataset.Source.DERIVED)
+        except DatasetError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(self.style.SUCCESS(f"+ {dataset} (item table id {dataset.pk}: use item_table={dataset.pk})"))
 
     def _load(self, options) -> tuple[EventLog, str]:
         source = options["source"]

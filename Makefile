@@ -7,7 +7,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 export DEBUG ?= 1
 
-.PHONY: run install migrate demo-data web worker test test-fast lint bench clean
+.PHONY: run install migrate demo-data web worker test test-quality test-fast lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,9 @@ worker: install
 test: install
 	$(PY) -m playwright --version >/dev/null
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-quality: install
+	$(PY) -m pytest -m quality $(PYTEST_ARGS)
 
 test-fast: install
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)

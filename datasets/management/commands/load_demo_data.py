@@ -100,16 +100,31 @@ class Command(BaseCommand):
                                      description=description, role_overrides=roles, source=Dataset.Source.DEMO)
             self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
         self._load_oa_mine(owner, data_dir)
+        self._load_ae_110k(owner, data_dir)
         self._load_movielens_sequences(owner, data_dir)
 
     def _load_oa_mine(self, owner, data_dir: Path) -> None:
         """OA-Mine product titles as an attributes catalogue, when the shared folder has it."""
+        self._load_extractgpt(
+            owner, data_dir, "oa-mine", "OA-Mine product attributes (1,943 titles)",
+            "Real public data: Amazon product titles from OA-Mine (Zhang et al., WWW 2022) as prepared by "
+            "ExtractGPT (Apache-2.0), 10 categories. The train titles keep their attribute values; the test "
+            "titles are left unlabelled for extraction.")
+
+    def _load_ae_110k(self, owner, data_dir: Path) -> None:
+        """AE-110K product titles as a second attributes catalogue, when the shared folder has it."""
+        self._load_extractgpt(
+            owner, data_dir, "ae-110k", "AE-110K product attributes (2,092 titles)",
+            "Real public data: AliExpress product titles from AE-110K (Xu et al., ACL 2019) as prepared by "
+            "ExtractGPT; see PROVENANCE.md in the shared data folder for its terms. The train titles keep "
+            "their attribute values; the test titles are left unlabelled for extraction.")
+
+    def _load_extractgpt(self, owner, data_dir: Path, slug: str, name: str, description: str) -> None:
         from attributes.io import read_extractgpt_jsonl, to_long_table
 
-        folder = data_dir / "extractgpt_avs" / "oa-mine"
-        name = "OA-Mine product attributes (1,943 titles)"
+        folder = data_dir / "extractgpt_avs" / slug
         if not (folder / "train.jsonl").exists() or not (folder / "test.jsonl").exists():
-            self.stdout.write(f"No OA-Mine files under {folder}: skipping the attributes demo.")
+            self.stdout.write(f"No {slug} files under {folder}: skipping that attributes demo.")
             return
         if Dataset.objects.filter(owner=owner, name=name).exists():
             self.stdout.write(f"= {name} already loaded")
@@ -117,35 +132,10 @@ class Command(BaseCommand):
         products, labels = read_extractgpt_jsonl([folder / "train.jsonl", folder / "test.jsonl"])
         unlabelled = products.loc[products["source_split"] == "test", "product_id"]
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "oa_mine_attributes.csv"
+            path = Path(tmp) / f"{slug.replace('-', '_')}_attributes.csv"
             to_long_table(products, labels, unlabelled=unlabelled).to_csv(path, index=False)
-            dataset = create_dataset(
-                owner=owner, source_file=path, filename=path.name, name=name, kind="attributes",
-                description="Real public data: Amazon product titles from OA-Mine (Zhang et al., WWW 2022) as "
-                            "prepared by ExtractGPT (Apache-2.0), 10 categories. The train titles keep their "
-                            "attribute values; the test titles are left unlabelled for extraction.",
-                source=Dataset.Source.DEMO)
-        self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
-
-    def _load_movielens_sequences(self, owner, data_dir: Path) -> None:
-        """MovieLens ratings as a behaviour-sequence CTR table (for DIN, QIN, TIN, AW-MoE, SUAN), when present."""
-        from modeling.sequences import SequenceConfig, build_sequences, load_movielens, sequence_roles, write_sequences
-
-        folder = data_dir / "movielens_latest_small"
-        if not (folder / "ratings.csv").exists() or not (folder / "movies.csv").exists():
-            self.stdout.write(f"No MovieLens files under {folder}: skipping the sequence demo.")
-            return
-        if Dataset.objects.filter(owner=owner, name=MOVIELENS_NAME).exists():
-            self.stdout.write(f"= {MOVIELENS_NAME} already loaded")
-            return
-        log = load_movielens(folder)
-        table = build_sequences(log.events, fields=log.fields, config=SequenceConfig(max_len=50, split="last"),
-                                as_lists=True)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = write_sequences(table, Path(tmp) / "movielens_sequences.parquet")
-            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=MOVIELENS_NAME, kind="ctr",
-                                     description=MOVIELENS_DESCRIPTION, role_overrides=sequence_roles(log.fields),
-                                     source=Dataset.Source.DEMO)
+            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=name,
+                                     kind="attributes", description=description, source=Dataset.Source.DEMO)
         self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
 
     def _load_real_uplift(self, owner, data_dir: Path) -> None:

@@ -138,6 +138,27 @@ class Command(BaseCommand):
                                      kind="attributes", description=description, source=Dataset.Source.DEMO)
         self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
 
+    def _load_movielens_sequences(self, owner, data_dir: Path) -> None:
+        """MovieLens ratings as a behaviour-sequence CTR table (for DIN, QIN, TIN, AW-MoE, SUAN), when present."""
+        from modeling.sequences import SequenceConfig, build_sequences, load_movielens, sequence_roles, write_sequences
+
+        folder = data_dir / "movielens_latest_small"
+        if not (folder / "ratings.csv").exists() or not (folder / "movies.csv").exists():
+            self.stdout.write(f"No MovieLens files under {folder}: skipping the sequence demo.")
+            return
+        if Dataset.objects.filter(owner=owner, name=MOVIELENS_NAME).exists():
+            self.stdout.write(f"= {MOVIELENS_NAME} already loaded")
+            return
+        log = load_movielens(folder)
+        table = build_sequences(log.events, fields=log.fields, config=SequenceConfig(max_len=50, split="last"),
+                                as_lists=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_sequences(table, Path(tmp) / "movielens_sequences.parquet")
+            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=MOVIELENS_NAME, kind="ctr",
+                                     description=MOVIELENS_DESCRIPTION, role_overrides=sequence_roles(log.fields),
+                                     source=Dataset.Source.DEMO)
+        self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
+
     def _load_real_uplift(self, owner, data_dir: Path) -> None:
         for relative, name, description, roles in UPLIFT_REAL:
             path = data_dir / relative

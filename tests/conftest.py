@@ -191,3 +191,29 @@ def pytest_collection_modifyitems(config, items):
                 raise pytest.UsageError("CTRSTUDIO_REQUIRE_POSTGRES is set but DATABASE_URL is not PostgreSQL")
             else:
                 item.add_marker(pytest.mark.skip(reason="DATABASE_URL is not PostgreSQL"))
+
+
+# --- headless Chromium, shared by every browser test
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def browser_page():
+    """A page in headless Debian Chromium driven by Playwright (no browser download)."""
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=os.environ.get("CTRSTUDIO_CHROMIUM", "/usr/bin/chromium"),
+                                     args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def screenshot(page, name: str) -> None:
+    folder = Path(settings.VAR_DIR) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

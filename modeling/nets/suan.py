@@ -2,7 +2,7 @@
 
 Lai et al., "Exploring Scaling Laws of CTR Model for Online Performance Improvement", RecSys 2025
 (arXiv 2508.15326); reference code ``laiweijiang/SUAN`` (TF1, SUAN only). See
-``/work/shared/specs/ctr_models.md`` section 3 for the details followed here.
+``../shared/specs/ctr_models.md`` section 3 for the details followed here.
 """
 from __future__ import annotations
 

@@ -1,29 +1,14 @@
 """An analyst in headless Chromium: filter extracted values, review with the keyboard, export CSV."""
 from __future__ import annotations
 
-import os
-
 import pandas as pd
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
 @pytest.fixture
-def page(live_server):
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=os.environ.get("CTRSTUDIO_CHROMIUM", "/usr/bin/chromium"),
-                                     args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 900}, accept_downloads=True)
-        page.set_default_timeout(20_000)
-        yield page
-        browser.close()
+def page(live_server, browser_page):
+    return browser_page
 
 
 def test_analyst_filters_reviews_with_keys_and_exports(live_server, page, user, stored_values):

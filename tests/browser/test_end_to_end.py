@@ -1,36 +1,11 @@
 """An analyst in headless Chromium: log in, upload Criteo data, train DeepFM, read AUC and the ROC chart."""
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
-from django.conf import settings
+
+from tests.conftest import screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.worker]
-
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-@pytest.fixture
-def browser_page(tmp_path):
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs an event loop in this thread
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=os.environ.get("CTRSTUDIO_CHROMIUM", "/usr/bin/chromium"),
-                                     args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1366, "height": 900})
-        page.set_default_timeout(30_000)
-        yield page
-        browser.close()
-
-
-def screenshot(page, name: str) -> None:
-    folder = Path(settings.VAR_DIR) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def test_analyst_uploads_trains_deepfm_and_reads_auc(live_server, browser_page, user, criteo_csv, start_worker):

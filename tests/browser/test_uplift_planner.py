@@ -8,7 +8,7 @@ import pytest
 
 from jobs import services
 from jobs.runner import execute_job
-from tests.browser.test_end_to_end import browser_page, screenshot  # noqa: F401 - the shared Chromium fixture
+from tests.conftest import screenshot
 from uplift.services import create_synthetic_uplift_dataset
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

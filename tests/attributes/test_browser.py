@@ -4,6 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from tests.conftest import screenshot
+
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 @pytest.fixture
@@ -30,12 +32,14 @@ def test_analyst_filters_reviews_with_keys_and_exports(live_server, page, user, 
     products = page.eval_on_selector_all("#values tr.product-row strong", "els => els.map(e => e.textContent)")
     assert products == ["p25", "p26", "p27", "p28", "p29"]
     assert page.locator("#values mark").count() == 2  # "red" highlighted in the even titles
+    screenshot(page, "attributes-browser")
 
     page.click("#attr-nav >> text=Review queue")
     assert page.inner_text("#review-value") == "Acme"
     page.keyboard.press("a")  # contradicts the label Brand0: refused, still on screen
     page.wait_for_selector("#review-error")
     assert "already has Brand" in page.inner_text("#review-error")
+    screenshot(page, "attributes-review")
     page.keyboard.press("r")
     page.wait_for_selector("#review-done:has-text('Rejected')")
     assert page.inner_text("#review-value") == "Red"

@@ -38,11 +38,15 @@ def main() -> None:
     parser.add_argument("--item-side", default="none", choices=("none", "tfidf", "minilm"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--positive-history", action="store_true",
+                        help="histories hold only the user's earlier positive ratings (DIN's protocol)")
+    parser.add_argument("--lr-for", default="", help="per-model learning rates, e.g. lr=0.01,din=0.003")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     log = load_movielens(shared_data_dir() / "movielens_latest_small")
     table = build_sequences(log.events, fields=log.fields,
-                            config=SequenceConfig(max_len=args.max_len, valid_events=5, test_events=10))
+                            config=SequenceConfig(max_len=args.max_len, valid_events=5, test_events=10,
+                                                          positive_history=args.positive_history))
     print(f"MovieLens: {len(table):,} rows {table.split.value_counts().to_dict()}, "
           f"positive rate {table.label.mean():.3f}", flush=True)
     extra = {}
@@ -52,11 +56,12 @@ def main() -> None:
         extra["item_embeddings"] = compute_item_embeddings(log.items, method=args.item_side)
     roles = sequence_roles(log.fields)
     algos = {a.key: a for a in (*CTR_ALGORITHMS, *SUAN_ALGORITHMS)}
+    rates = {k: float(v) for k, v in (pair.split("=") for pair in args.lr_for.split(",") if pair)}
     rows = []
     for key in args.models.split(","):
         algo = algos[key]
         names = {p.name for p in algo.params}
-        raw = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": args.seed,
+        raw = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": rates.get(key, args.lr), "seed": args.seed,
                "max_len": args.max_len, "split_method": "column", "patience": args.epochs + 1}
         params = algo.validate({k: v for k, v in raw.items() if k in names})
         model_roles = dict(roles)

@@ -38,7 +38,8 @@ ROLE_HELP = {
 SEQUENCE_OPTIONAL_HELP = (
     "Also used when present: item_id, the target item whose ids the sequence holds (or name the sequence after a "
     "categorical column, e.g. hist_cate_id); user_id, for GAUC and per-user model selection; a second sequence column "
-    "named …_time with one time per behaviour, for time-aware models such as TIN."
+    "named …_time with one time per behaviour, for time-aware models such as TIN; a sequence named hist_<label column> "
+    "(e.g. hist_label) or hist_action with the user's feedback on / action type of each behaviour."
 )
 
 

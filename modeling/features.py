@@ -11,6 +11,11 @@ behaviours' timestamps; any other sequence column shares the vocabulary of the c
 whose name it contains once a ``hist_`` prefix or ``_hist``/``_seq``/``_history`` suffix is removed
 (``hist_category`` -> ``category``), else of the ``item_id`` column. Its batch key is
 ``hist_<field>``. Items seen only inside training histories count towards the vocabulary too.
+A *behaviour field* is a property of each past event rather than of its item: the user's feedback
+on it (a ``hist_<label column>`` sequence, e.g. ``hist_label`` or ``hist_click``) or its kind of
+action (``hist_feedback``, ``hist_action``, ``hist_behavior``/``hist_behaviour``, ``hist_event``).
+It has its own vocabulary (training tokens, same ``min_count``), no target counterpart (the
+target's feedback is what is predicted) and batch key ``hist_<stem>``.
 Times are seconds since the earliest training timestamp (so float32 keeps second precision);
 ``target_time`` comes from the ``timestamp`` column, or, when there is none, the row's latest
 behaviour time.
@@ -66,6 +71,7 @@ def encode_label(series: pd.Series, name: str) -> np.ndarray:
 
 
 TIME_SUFFIXES = ("_time", "_ts")
+BEHAVIOUR_STEMS = ("feedback", "action", "behavior", "behaviour", "event", "behavior_type", "behaviour_type")
 
 
 def is_time_sequence(name: str) -> bool:
@@ -141,6 +147,8 @@ class FeatureEncoder:
         self.numeric: dict[str, dict[str, float]] = {}
         self.buckets: dict[str, list[float]] = {}
         self.sequences: dict[str, str] = {}  # sequence column -> categorical field sharing its vocabulary
+        self.behaviour_sequences: dict[str, str] = {}  # sequence column -> behaviour field (own vocabulary)
+        self.behaviour_vocabs: dict[str, list[str]] = {}
         self.item: str | None = None
         self.time_sequence: str | None = None
         self.timestamp: str | None = None
@@ -169,6 +177,9 @@ class FeatureEncoder:
                     counts = counts.add(_as_text(sequence_tokens(df[seq_col], enc.config.seq_sep)).value_counts(), fill_value=0)
             kept = counts[counts >= enc.config.min_count].index
             enc.vocabs[col] = sorted(kept.tolist())
+        for col, name in enc.behaviour_sequences.items():
+            counts = _as_text(sequence_tokens(df[col], enc.config.seq_sep)).value_counts()
+            enc.behaviour_vocabs[name] = sorted(counts[counts >= enc.config.min_count].index.tolist())
         for col in nums:
             values = pd.to_numeric(df[col], errors="coerce")
             if values.notna().sum() == 0 and df[col].notna().any():
@@ -208,6 +219,10 @@ class FeatureEncoder:
                 stem = stem[len(prefix):] if stem.startswith(prefix) else stem
             for suffix in ("_hist", "_history", "_seq", "_sequence"):
                 stem = stem[:-len(suffix)] if stem.endswith(suffix) else stem
+            if col.startswith(("hist_", "history_")) and stem not in cats and (
+                    stem == self.label or stem.lower() in BEHAVIOUR_STEMS):
+                self.behaviour_sequences[col] = stem
+                continue
             target = stem if stem in cats else (items[0] if items else None)
             if target is None:
                 raise DataError(f"Sequence column `{col}` needs an item column to share ids with: give the target "
@@ -236,7 +251,8 @@ class FeatureEncoder:
         sequence = None
         if self.sequences:
             sequence = SequenceSpec(item_field=self.item, fields={t: t for t in self.sequences.values()},
-                                    max_len=self.config.max_len, has_time=self.time_sequence is not None)
+                                    max_len=self.config.max_len, has_time=self.time_sequence is not None,
+                                    behaviour_fields={n: len(v) + 2 for n, v in self.behaviour_vocabs.items()})
         return FeatureSchema(categorical=tuple(fields), numeric=tuple(self.dense_fields), sequence=sequence,
                              has_user=self.user is not None)
 
@@ -281,6 +297,11 @@ class FeatureEncoder:
             ids, mask, lengths[col] = left_pad(tokens, np.where(codes >= 0, codes + 2, 1).astype(np.int64), n, max_len, 0, np.int64)
             out[f"hist_{target}"] = torch.from_numpy(ids)  # (B, L)
             out["hist_mask"] = torch.from_numpy(mask)  # (B, L)
+        for col, name in self.behaviour_sequences.items():
+            tokens = sequence_tokens(df[col], sep)
+            codes = pd.Index(self.behaviour_vocabs[name], dtype=object).get_indexer(_as_text(tokens).to_numpy(dtype=object))
+            ids, _, lengths[col] = left_pad(tokens, np.where(codes >= 0, codes + 2, 1).astype(np.int64), n, max_len, 0, np.int64)
+            out[f"hist_{name}"] = torch.from_numpy(ids)  # (B, L)
         if self.time_sequence:
             tokens = sequence_tokens(df[self.time_sequence], sep)
             times, _, lengths[self.time_sequence] = left_pad(tokens, seconds(tokens) - self.time_origin, n, max_len, 0.0, np.float64)
@@ -298,6 +319,7 @@ class FeatureEncoder:
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "user": self.user, "config": asdict(self.config), "vocabs": self.vocabs,
                 "numeric": self.numeric, "buckets": self.buckets, "sequences": self.sequences, "item": self.item,
+                "behaviour_sequences": self.behaviour_sequences, "behaviour_vocabs": self.behaviour_vocabs,
                 "time_sequence": self.time_sequence, "timestamp": self.timestamp, "time_origin": self.time_origin}
 
     @classmethod
@@ -306,6 +328,8 @@ class FeatureEncoder:
         enc.label, enc.user, enc.config = data["label"], data["user"], EncoderConfig(**data["config"])
         enc.vocabs, enc.numeric, enc.buckets = data["vocabs"], data["numeric"], data["buckets"]
         enc.sequences, enc.item = dict(data.get("sequences", {})), data.get("item")
+        enc.behaviour_sequences = dict(data.get("behaviour_sequences", {}))
+        enc.behaviour_vocabs = dict(data.get("behaviour_vocabs", {}))
         enc.time_sequence, enc.timestamp = data.get("time_sequence"), data.get("timestamp")
         enc.time_origin = float(data.get("time_origin", 0.0))
         return enc

@@ -14,7 +14,8 @@ Batch layout (a ``dict[str, torch.Tensor]``, every tensor sliced along the first
 - Sequence part (present when ``schema.sequence`` is not ``None``):
   ``hist_<name>``: ``LongTensor (B, L)`` for every sequence in ``schema.sequence.fields``, sharing
   the vocabulary of the categorical field it names, left-padded with 0 and truncated to the most
-  recent ``L = max_len`` items; ``hist_mask``: ``BoolTensor (B, L)``, True where a real behaviour
+  recent ``L = max_len`` items, and for every behaviour field in ``schema.sequence.behaviour_fields``
+  (own vocabulary: 0 padding, 1 out-of-vocabulary); ``hist_mask``: ``BoolTensor (B, L)``, True where a real behaviour
   is; ``hist_time``: ``FloatTensor (B, L)`` seconds and ``target_time``: ``FloatTensor (B,)`` when
   the dataset has timestamps.
 - ``item_emb`` (optional): ``FloatTensor (B, D_mm)`` multimodal embedding of the target item, and
@@ -39,7 +40,9 @@ class SequenceSpec:
 
     ``fields`` maps a sequence name (the batch key is ``hist_<name>``) to the categorical field whose
     vocabulary and embedding table it shares, e.g. ``{"item": "item_id", "cat": "item_category"}``.
-    ``item_field`` is the categorical field of the target item.
+    ``item_field`` is the categorical field of the target item. ``behaviour_fields`` maps a
+    per-behaviour field with no target counterpart (the user's past feedback, the action type) to
+    its vocabulary size.
     """
 
     item_field: str
@@ -47,6 +50,7 @@ class SequenceSpec:
     max_len: int
     has_time: bool = False
     multimodal_dim: int = 0
+    behaviour_fields: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ strings with ``pyarrow.compute.binary_join`` when writing CSV.
 
 The output columns follow ``modeling/features.py``'s naming, so the table can be uploaded as a CTR
 dataset as is: ``user_id``, ``item_id``, one column per item field (e.g. ``genre``), ``timestamp``,
-``label``, ``hist_item_id``, ``hist_<field>``, ``hist_time`` (sequences) and ``split``
-(train/valid/test, held out by time).
+``label``, ``hist_item_id``, ``hist_<field>``, ``hist_time``, ``hist_label`` (sequences; the last
+is the user's feedback on each past event, known before the target happened — turn it off with
+``feedback=False``) and ``split`` (train/valid/test, held out by time).
 
 Splits (``split=``):
 
@@ -51,6 +52,7 @@ class SequenceConfig:
     valid_frac: float = 0.1
     test_frac: float = 0.1
     positive_history: bool = False  # keep only positive (label 1) events in histories
+    feedback: bool = True  # add ``hist_label``: the label of every past event (the user's earlier feedback)
 
     def check(self) -> None:
         if self.max_len < 1:
@@ -113,6 +115,8 @@ def build_sequences(events: pd.DataFrame, *, user: str = "user_id", item: str = 
     out = frame.drop(columns="_row")
     seq_columns = {"hist_item_id": frame["item_id"], **{f"hist_{f}": frame[f] for f in fields},
                    "hist_time": frame["timestamp"].astype(str)}
+    if config.feedback:
+        seq_columns["hist_label"] = frame["label"].astype(str)
     for name, column in seq_columns.items():
         values = pa.array(column.to_numpy(dtype=object)[src][flat], type=pa.string())
         lists = pa.ListArray.from_arrays(pa.array(offsets), values)
@@ -222,11 +226,15 @@ def load_taobao(path: Path) -> EventLog:
     return EventLog(events, ("category",), items)
 
 
-def sequence_roles(fields: Sequence[str]) -> dict[str, str]:
-    """Column roles of a built table for ``datasets.services.create_dataset`` and the CTR pipeline."""
+def sequence_roles(fields: Sequence[str], feedback: bool = True) -> dict[str, str]:
+    """Column roles of a built table for ``datasets.services.create_dataset`` and the CTR pipeline
+    (``feedback``: whether the table has ``hist_label``, see :class:`SequenceConfig`)."""
     roles = {"user_id": "user_id", "item_id": "item_id", "timestamp": "timestamp", "label": "label",
-             "hist_item_id": "sequence", "hist_time": "sequence", "split": "split", "hist_len": "ignore"}
+             "hist_item_id": "sequence", "hist_time": "sequence", "hist_label": "sequence", "split": "split",
+             "hist_len": "ignore"}
     for f in fields:
         roles[f] = "categorical"
         roles[f"hist_{f}"] = "sequence"
+    if not feedback:
+        del roles["hist_label"]
     return roles

@@ -28,6 +28,36 @@ class Behaviours(NamedTuple):
     mask: torch.Tensor  # (B, L) bool, True at real behaviours
 
 
+class BehaviourFields(nn.Module):
+    """Embeddings of the per-behaviour fields (``schema.sequence.behaviour_fields``: the user's past
+    feedback on each behaviour, its action type), each ``dim`` wide and summed, to be **added** to the
+    behaviour's item vector. The target item has no such field (its feedback is what is predicted),
+    so the target vector is unchanged and an attention can still compare it with every behaviour,
+    while the behaviour vector now also says how the user responded to that item. Row 0 is padding.
+    """
+
+    def __init__(self, behaviour_fields: dict[str, int], dim: int):
+        super().__init__()
+        self.tables = nn.ModuleDict({name: nn.Embedding(size, dim, padding_idx=0)
+                                     for name, size in behaviour_fields.items()})
+        for table in self.tables.values():
+            nn.init.normal_(table.weight, std=1e-2)
+            with torch.no_grad():
+                table.weight[0].zero_()
+
+    def __len__(self) -> int:
+        return len(self.tables)
+
+    def forward(self, batch: dict[str, torch.Tensor], keep: slice = slice(None)) -> torch.Tensor | None:
+        """Σ_f E_f[hist_f] over the behaviour fields → (B, L, dim), or ``None`` when there are none."""
+        total = None
+        mask = batch["hist_mask"][:, keep].bool()
+        for name, table in self.tables.items():
+            vectors = table(torch.where(mask, batch[f"hist_{name}"][:, keep], 0))  # padding reads row 0
+            total = vectors if total is None else total + vectors
+        return total
+
+
 class BehaviourEmbedding(nn.Module):
     """Embeds the fields, the target item and its behaviour sequence with one set of tables.
 
@@ -36,7 +66,8 @@ class BehaviourEmbedding(nn.Module):
     projection of the multimodal vector (``item_emb`` / ``hist_item_emb``) to ``dim`` when the
     schema declares one and ``use_multimodal`` is set. A behaviour shares its field's embedding
     table with the target. ``max_len`` keeps only the most recent ``max_len`` positions (the batch
-    is left-padded, newest last).
+    is left-padded, newest last). Behaviour fields (past feedback, action type; see
+    :class:`BehaviourFields`) are added to each behaviour's item vector.
     """
 
     def __init__(self, schema: FeatureSchema, dim: int, use_multimodal: bool = True):
@@ -53,6 +84,7 @@ class BehaviourEmbedding(nn.Module):
         self.multimodal = (nn.Linear(seq.multimodal_dim, dim, bias=False)
                            if use_multimodal and seq.multimodal_dim else None)
         self.item_dim = dim * (len(item_cols) + (self.multimodal is not None))
+        self.behaviour = BehaviourFields(seq.behaviour_fields, self.item_dim)
         self.others_dim = dim * len(other_cols)
         self.max_len = seq.max_len
 
@@ -69,7 +101,10 @@ class BehaviourEmbedding(nn.Module):
             target = torch.cat([target, self.multimodal(batch["item_emb"])], dim=1)
             mm = torch.where(mask.unsqueeze(-1), batch["hist_item_emb"][:, keep], 0)  # (B, L, D_mm)
             hist.append(self.multimodal(mm))
-        hist = torch.where(mask.unsqueeze(-1), torch.cat(hist, dim=-1), 0)  # (B, L, D_i)
+        hist = torch.cat(hist, dim=-1)  # (B, L, D_i)
+        if len(self.behaviour):
+            hist = hist + self.behaviour(batch, keep)
+        hist = torch.where(mask.unsqueeze(-1), hist, 0)
         return Behaviours(others, target, hist, mask)
 
     def regularizer(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:

@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ..schema import FeatureSchema
+from .behaviours import BehaviourFields
 from .layers import MLP
 
 NEG = -1e9  # the paper's additive mask value; finite, so fully masked (padding) rows stay finite
@@ -195,6 +196,8 @@ class SUAN(nn.Module):
         - The head MLP uses ReLU (optionally BatchNorm) instead of Dice, and there is no BatchNorm on
           the logit: with no negative sampling there is no calibration to rectify.
         - The dual-alignment squeeze averages over real tokens only, so padding cannot change the output.
+        - Behaviour fields (the user's past feedback on each behaviour, the action type) are embedded
+          and added to the behaviour tokens (not to the target token, whose feedback is predicted).
     """
 
     def __init__(self, schema: FeatureSchema, embedding_dim: int = 8, n_layers: int = 2, n_heads: int = 2,
@@ -220,6 +223,7 @@ class SUAN(nn.Module):
         self.profile_columns = [schema.field_index(name) for name in profile_fields]
         self.multimodal = nn.Linear(seq.multimodal_dim, embedding_dim, bias=False) if seq.multimodal_dim else None
         self.dim = embedding_dim * (len(self.seq_keys) + (1 if self.multimodal is not None else 0))
+        self.behaviour = BehaviourFields(seq.behaviour_fields, self.dim)
         self.max_len, self.has_time = seq.max_len, seq.has_time
         self.position = nn.Parameter(torch.randn(seq.max_len + 1, self.dim) * 0.02)  # row 0: the target
         self.bias = RelativeBias(seq.max_len + 1, num_buckets)
@@ -237,7 +241,10 @@ class SUAN(nn.Module):
         if self.multimodal is not None:
             hist.append(self.multimodal(batch["hist_item_emb"]))  # (B, L, d)
             target.append(self.multimodal(batch["item_emb"]))  # (B, d)
-        x = torch.cat([torch.cat(hist, -1), torch.cat(target, -1).unsqueeze(1)], 1)  # (B, L+1, D)
+        hist = torch.cat(hist, -1)  # (B, L, D)
+        if len(self.behaviour):
+            hist = hist + self.behaviour(batch)  # past feedback / action type; the target has none
+        x = torch.cat([hist, torch.cat(target, -1).unsqueeze(1)], 1)  # (B, L+1, D)
         n = x.shape[1]
         x = x + self.position[:n].flip(0)  # the target gets row 0, the newest behaviour row 1, ...
         mask = batch["hist_mask"]

@@ -23,11 +23,13 @@ from modeling.pipeline import ctr_loss, detect_separator
 from modeling.schema import CategoricalField, FeatureSchema, SequenceSpec
 
 SEQ_ROLES = {"click": "label", "user": "user_id", "item_id": "item_id", "cate": "categorical", "hour": "numeric",
-             "hist_item_id": "sequence", "hist_cate": "sequence", "hist_time": "sequence", "ts": "timestamp"}
+             "hist_item_id": "sequence", "hist_cate": "sequence", "hist_time": "sequence", "hist_click": "sequence",
+             "ts": "timestamp"}
 
 
 def sequence_frame(n=400, seed=0, max_hist=8):
-    """Clicks happen when the target's category is among the user's recent behaviours' categories."""
+    """Clicks happen when the target's category is among the categories of the behaviours the user
+    clicked (``hist_click``, the feedback on each behaviour)."""
     rng = np.random.default_rng(seed)
     item_cate = {f"i{i}": f"c{i % 6}" for i in range(30)}
     rows = []
@@ -36,12 +38,13 @@ def sequence_frame(n=400, seed=0, max_hist=8):
         hist = list(rng.choice(list(item_cate), k))
         target = str(rng.choice(list(item_cate)))
         times = np.sort(rng.integers(0, 10_000, k)).tolist()
-        liked = {item_cate[h] for h in hist}
+        clicked = (rng.random(k) < 0.8).astype(int)  # the user's feedback on each behaviour
+        liked = {item_cate[h] for h, c in zip(hist, clicked) if c}
         click = int(item_cate[target] in liked) if rng.random() > 0.05 else int(rng.integers(0, 2))
         rows.append({"click": click, "user": f"u{r % 40}", "item_id": target, "cate": item_cate[target],
                      "hour": float(rng.integers(0, 24)), "hist_item_id": "|".join(hist),
                      "hist_cate": "|".join(item_cate[h] for h in hist), "hist_time": "|".join(map(str, times)),
-                     "ts": 10_000 + r})
+                     "hist_click": "|".join(map(str, clicked)), "ts": 10_000 + r})
     return pd.DataFrame(rows)
 
 
@@ -129,6 +132,46 @@ def test_gradients_reach_every_parameter_and_a_tiny_batch_is_overfit(net_cls, kw
     net.eval()
     with torch.no_grad():
         assert auc(batch["label"].numpy(), net(batch).numpy()) > 0.99
+
+
+def test_past_feedback_is_a_behaviour_field_with_its_own_vocabulary():
+    """``hist_click`` (named after the label ``click``) and ``hist_action`` are per-behaviour fields, not
+    item ids: own vocabulary, aligned with the items and left-padded, and they survive a round trip."""
+    df = sequence_frame(50)
+    df["hist_action"] = df["hist_click"].str.replace("1", "cart").str.replace("0", "pv")
+    enc = FeatureEncoder.fit(df, {**SEQ_ROLES, "hist_action": "sequence"}, EncoderConfig(min_count=1, max_len=8))
+    assert enc.sequences == {"hist_item_id": "item_id", "hist_cate": "cate"}
+    assert enc.schema.sequence.behaviour_fields == {"click": 4, "action": 4}
+    batch = enc.transform(df)
+    again = FeatureEncoder.from_dict(enc.to_dict()).transform(df)
+    for key in ("hist_click", "hist_action"):
+        assert torch.equal(batch[key] > 0, batch["hist_mask"]) and torch.equal(batch[key], again[key])
+    row = int(np.flatnonzero(df["hist_click"].str.len() > 0)[0])
+    tokens = df["hist_click"].iloc[row].split("|")
+    vocab = enc.behaviour_vocabs["click"]
+    assert batch["hist_click"][row, -len(tokens):].tolist() == [vocab.index(t) + 2 for t in tokens]
+    bad = df.assign(hist_click=df["hist_click"] + "|1")
+    with pytest.raises(DataError, match="not aligned"):
+        FeatureEncoder.fit(bad, SEQ_ROLES, EncoderConfig(min_count=1, max_len=8)).transform(bad)
+
+
+@pytest.mark.parametrize("net_cls, kwargs", NETS[::2])
+def test_the_past_feedback_changes_the_prediction_and_padding_feedback_does_not(net_cls, kwargs, encoded):
+    schema, batch = encoded
+    net, batch = build(net_cls, schema, batch, **kwargs)
+    opt = torch.optim.Adam(net.parameters(), lr=0.01)  # a few steps, so that QIN's ReLU attention is not all zero
+    for _ in range(10):
+        opt.zero_grad()
+        ctr_loss(net, batch).backward()
+        opt.step()
+    net.eval()
+    mask = batch["hist_mask"]
+    flipped = dict(batch, hist_click=torch.where(mask, 5 - batch["hist_click"], 0))  # codes 2 <-> 3: 0 <-> 1
+    junk = dict(batch, hist_click=torch.where(mask, batch["hist_click"], 3))
+    with torch.no_grad():
+        out = net(batch)
+        assert not torch.allclose(out[mask.any(1)], net(flipped)[mask.any(1)])
+        torch.testing.assert_close(net(junk), out, rtol=0, atol=1e-6)
 
 
 def test_masked_softmax_ignores_padding_and_empty_rows_stay_finite():
@@ -272,7 +315,7 @@ def test_pipeline_trains_a_sequence_model_and_reports_gauc_and_the_long_tail_sli
     m = result.metrics
     assert np.isfinite(m["auc"]) and 0 < m["gauc"] <= 1 and result.summary["monitor"] == "gauc"
     if key == "din":  # the others need more rows or steps than this smoke run (see the slow test)
-        assert m["auc"] > 0.75
+        assert m["auc"] > 0.7  # 0.66 with the feedback column ignored: the rule needs it
     assert 0 < m["n_longtail"] < m["n"] and "auc_longtail" in m and "gauc_longtail" in m
     assert "valid_gauc" in result.curves["history"][0] and result.artifact.exists()
     assert result.summary["params_count"] > 0 and result.summary["inference_batch_size"] == 64

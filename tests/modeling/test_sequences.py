@@ -61,6 +61,16 @@ def test_histories_keep_the_most_recent_max_len_events_oldest_first():
     assert last.hist_item_id == "c|d" and last.hist_time == "20|30" and last.hist_len == 2
 
 
+def test_feedback_holds_the_label_of_each_past_event_and_can_be_left_out():
+    out = build_sequences(log().sample(frac=1, random_state=1), config=SequenceConfig(max_len=10))
+    rows = {(r.user_id, r.item_id): r for r in out.itertuples()}
+    assert rows["u", "d"].hist_item_id == "a|b|c" and rows["u", "d"].hist_label == "1|0|1"
+    assert rows["u", "e"].hist_label == "1|0|1|1" and rows["u", "a"].hist_label == ""
+    assert (out["hist_label"].str.count("[|]") == out["hist_item_id"].str.count("[|]")).all()
+    assert "hist_label" not in build_sequences(log(), config=SequenceConfig(feedback=False)).columns
+    assert "hist_label" not in sequence_roles(["genre"], feedback=False) and sequence_roles(["genre"])["hist_label"] == "sequence"
+
+
 def test_positive_only_histories_skip_negative_events():
     out = build_sequences(log(), config=SequenceConfig(max_len=10, positive_history=True))
     assert out[(out.user_id == "u") & (out.item_id == "e")].iloc[0].hist_item_id == "a|c|d"

@@ -33,7 +33,7 @@ SCHEMA = FeatureSchema(
                  CategoricalField("city", 5)),  # two profile fields: with one, cross-attention weights are constant
     numeric=("age",),
     sequence=SequenceSpec(item_field="item_id", fields={"item_id": "item_id", "genre": "genre"}, max_len=L,
-                          has_time=True, multimodal_dim=5),
+                          has_time=True, multimodal_dim=5, behaviour_fields={"label": 4}),
     has_user=True)
 
 
@@ -51,6 +51,7 @@ def batch(n=64, seed=0, length=L):
         "num": torch.randn(n, 1, generator=g), "label": label, "user": torch.randint(0, 10, (n,), generator=g),
         "hist_item_id": hist_item, "hist_genre": (hist_item % 5 + 2) * mask, "hist_mask": mask,
         "hist_time": times[:, :-1] * mask, "target_time": times[:, -1],
+        "hist_label": torch.randint(2, 4, (n, length), generator=g) * mask,
         "item_emb": torch.randn(n, 5, generator=g), "hist_item_emb": torch.randn(n, length, 5, generator=g) * mask[..., None],
     }
 
@@ -87,7 +88,7 @@ def test_shapes_and_left_padding_never_changes_the_output(net_cls):
     net = net_cls(SCHEMA, embedding_dim=4, window=2, dilation=3).eval()
     short = batch(16, length=5)
     padded = dict(short)
-    for key in ("hist_item_id", "hist_genre", "hist_mask", "hist_time"):
+    for key in ("hist_item_id", "hist_genre", "hist_mask", "hist_time", "hist_label"):
         padded[key] = torch.cat([torch.zeros(16, 3, dtype=short[key].dtype), short[key]], 1)
     padded["hist_item_emb"] = torch.cat([torch.randn(16, 3, 5), short["hist_item_emb"]], 1)  # garbage under the mask
     out = net(short)
@@ -103,6 +104,8 @@ def test_the_history_and_its_times_change_the_prediction():
     assert not torch.allclose(net(b), net(other))
     other = dict(b, hist_item_id=torch.where(b["hist_mask"], 2, 0))
     assert not torch.allclose(net(b), net(other))
+    flipped = dict(b, hist_label=torch.where(b["hist_mask"], 5 - b["hist_label"], 0))  # the past feedback 2 <-> 3
+    assert not torch.allclose(net(b), net(flipped))
 
 
 @pytest.mark.parametrize("net_cls", [SUAN, LightSUAN])

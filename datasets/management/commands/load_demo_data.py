@@ -45,8 +45,9 @@ MOVIELENS_NAME = "MovieLens ratings with histories (label = rating ≥ 4)"
 MOVIELENS_DESCRIPTION = (
     "Real public data (MovieLens latest-small, GroupLens terms: research use, no redistribution): one row per rating, "
     "label = rating ≥ 4; each row carries the user's strictly earlier ratings (at most 50 movies, their primary "
-    "genres and times) as behaviour sequences. Split held out by time per user: each user's last rating is test, "
-    "the one before validation. Built with `manage.py build_sequence_dataset movielens`.")
+    "genres, times and whether the user liked each one, `hist_label`) as behaviour sequences. Split held out by time "
+    "per user: each user's last 10 ratings are test, the 5 before validation. Built with "
+    "`manage.py build_sequence_dataset movielens --valid-events 5 --test-events 10`.")
 
 
 def synthetic_ctr(n_rows: int, seed: int) -> pd.DataFrame:
@@ -150,8 +151,7 @@ class Command(BaseCommand):
             self.stdout.write(f"= {MOVIELENS_NAME} already loaded")
             return
         log = load_movielens(folder)
-        table = build_sequences(log.events, fields=log.fields, config=SequenceConfig(max_len=50, split="last"),
-                                as_lists=True)
+        table = build_sequences(log.events, fields=log.fields, config=SequenceConfig(max_len=50, split="last", valid_events=5, test_events=10), as_lists=True)
         with tempfile.TemporaryDirectory() as tmp:
             path = write_sequences(table, Path(tmp) / "movielens_sequences.parquet")
             dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=MOVIELENS_NAME, kind="ctr",

@@ -51,6 +51,8 @@ class Command(BaseCommand):
         parser.add_argument("--valid-frac", type=float, default=0.1)
         parser.add_argument("--test-frac", type=float, default=0.1)
         parser.add_argument("--positive-history", action="store_true", help="Keep only positive events in histories.")
+        parser.add_argument("--no-feedback", action="store_true",
+                            help="Leave out hist_label (the user's feedback on each past event).")
         parser.add_argument("--data-dir", default=None, help="Shared data folder for the public logs.")
         parser.add_argument("--user", default="user_id")
         parser.add_argument("--item", default="item_id")
@@ -67,7 +69,8 @@ class Command(BaseCommand):
         log, description = self._load(options)
         config = SequenceConfig(max_len=options["max_len"], split=options["split"], valid_events=options["valid_events"],
                                 test_events=options["test_events"], valid_frac=options["valid_frac"],
-                                test_frac=options["test_frac"], positive_history=options["positive_history"])
+                                test_frac=options["test_frac"], positive_history=options["positive_history"],
+                                feedback=not options["no_feedback"])
         output = Path(options["output"])
         try:
             table = build_sequences(log.events, fields=log.fields, config=config, as_lists=output.suffix == ".parquet")
@@ -91,7 +94,7 @@ class Command(BaseCommand):
             name = options["name"] or f"{options['source'] if options['source'] in DESCRIPTIONS else output.stem} sequences"
             try:
                 dataset = create_dataset(owner=owner, source_file=output, filename=output.name, name=name, kind="ctr",
-                                         description=description, role_overrides=sequence_roles(log.fields),
+                                         description=description, role_overrides=sequence_roles(log.fields, feedback=config.feedback),
                                          source=Dataset.Source.DERIVED)
             except DatasetError as exc:
                 raise CommandError(str(exc)) from None

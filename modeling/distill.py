@@ -35,7 +35,7 @@ from mlcore.trainer import TrainConfig, fit, predict
 from .features import EncoderConfig, FeatureEncoder
 from .item_side import ITEM_TABLE_PARAM, ItemEmbeddingLookup, WithItemSide, attach_item_side
 from .nets.suan import SUAN, LightSUAN
-from .pipeline import parse_hidden_units
+from .pipeline import inference_latency, parse_hidden_units
 from .schema import FeatureSchema
 from .split import split_frame
 
@@ -198,7 +198,7 @@ def train_sequence_net(ctx: RunContext, build: Callable[[FeatureSchema, dict[str
                  "samples_per_s": round(result.samples_per_second, 1), **data.sizes, "best_epoch": result.best_epoch,
                  "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
                  "latency_batch_rows": min(p["batch_size"], data.sizes.get("n_test", 0)),
-                 "item_side": data.lookup is not None},
+                 "item_side": data.lookup is not None, **inference_latency(model, data.test, device, p["batch_size"])},
     )
 
 
@@ -262,7 +262,8 @@ def _run_distill(ctx: RunContext) -> RunResult:
                  "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
                  "latency_batch_rows": min(p["batch_size"], data.sizes.get("n_test", 0)),
                  "item_side": data.lookup is not None,
-                 **{k: round(v, 3) for k, v in latency.items()}},
+                 **{k: round(v, 3) for k, v in latency.items()},
+                 **inference_latency(served_student, data.test, device, p["batch_size"])},  # the served model
     )
 
 

@@ -69,3 +69,54 @@ def test_sequence_models_train_on_a_real_worker_from_an_uploaded_taobao_sample(a
         assert s["inference_batch_size"] == 32 and s["inference_ms_per_batch"] > 0 and s["inference_rows_per_s"] > 0, key
         assert "sequences" in job.log_tail, key
     assert Job.objects.get(pk=ids["awmoe"]).summary["gate_entropy"] is not None
+
+
+@pytest.fixture
+def movielens_csv(shared_data, tmp_path):
+    """The first 30 MovieLens users as a sequence table, written as an analyst's CSV (``|`` lists)."""
+    from modeling.sequences import SequenceConfig, build_sequences, load_movielens
+
+    log = load_movielens(shared_data / "movielens_latest_small")
+    events = log.events[log.events["user_id"].astype(int) <= 30]
+    table = build_sequences(events, fields=log.fields, config=SequenceConfig(max_len=20, valid_events=2, test_events=3))
+    path = tmp_path / "movielens_30_users.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+def test_suan_lightsuan_and_distillation_train_on_a_real_worker_from_uploaded_movielens_sequences(
+        api, movielens_csv, start_worker):
+    """The upload infers every history column (items, genres, times and the user's past feedback) as a
+    sequence; SUAN, LightSUAN, the distillation job and QIN then train on a real worker."""
+    upload = api.post("/api/datasets/", {"file": SimpleUploadedFile(movielens_csv.name, movielens_csv.read_bytes()),
+                                          "name": "movielens 30 users"}, format="multipart")
+    assert upload.status_code == 201, upload.json()
+    roles = {c["name"]: c["role"] for c in upload.json()["columns"]}
+    assert [roles[c] for c in ("hist_item_id", "hist_genre", "hist_time", "hist_label")] == ["sequence"] * 4
+    assert (roles["label"], roles["user_id"], roles["item_id"], roles["split"]) == ("label", "user_id", "item_id", "split")
+
+    start_worker()
+    common = {"epochs": 1, "batch_size": 256, "max_len": 20}
+    grade = {"embedding_dim": 8, "n_layers": 1, "n_heads": 2, "hidden_units": "32"}
+    jobs = {"suan": grade, "lightsuan": {**grade, "window": 4, "dilation": 4}, "qin": {"embedding_dim": 8, "num_layers": 2},
+            "suan_distill": {"teacher_embedding_dim": 8, "teacher_n_layers": 1, "student_embedding_dim": 4,
+                             "student_n_layers": 1}}
+    ids = {}
+    for key, params in jobs.items():
+        response = api.post("/api/jobs/", {"dataset": upload.json()["id"], "algorithm": key,
+                                           "params": {**common, **params}}, format="json")
+        assert response.status_code == 201, response.json()
+        ids[key] = response.json()["id"]
+
+    def all_finished():
+        found = list(Job.objects.filter(pk__in=ids.values()))
+        return all(j.is_terminal for j in found) and found
+
+    wait_for(all_finished, 180, interval=0.5, message="the SUAN jobs to finish")
+    for key, pk in ids.items():
+        job = Job.objects.get(pk=pk)
+        assert job.status == "succeeded", f"{key}: {job.error}\n{job.log_tail}"
+        assert job.metrics["n"] == 90 and 0.5 < job.metrics["auc"] <= 1, key  # 30 users x 3 test ratings
+        assert 0 <= job.metrics["gauc"] <= 1 and job.summary["inference_ms_per_batch"] > 0, key
+    distilled = Job.objects.get(pk=ids["suan_distill"]).metrics
+    assert distilled["teacher_auc"] > 0.5 and distilled["student_latency_ms"] > 0 and distilled["teacher_latency_ms"] > 0

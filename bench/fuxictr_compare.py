@@ -1,7 +1,7 @@
 """This engine against FuxiCTR on the same rows: test AUC/logloss, training samples/s and the ratio.
 
     pip install -e '.[bench]'          # FuxiCTR 2.3 and its data stack (polars, ray[data])
-    python bench/fuxictr_compare.py [--task criteo|movielens|both] [--epochs 3] [--batch-size 2048]
+    python bench/fuxictr_compare.py [--task criteo|movielens|both] [--epochs 3] [--batch-size 2048] [--threads 2]
 
 Tasks:
 
@@ -229,7 +229,10 @@ def main() -> None:
     parser.add_argument("--hidden-units", default="400,400,400")
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=2024)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads for both engines (0: torch's default)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     logging.basicConfig(level=logging.WARNING)
     jobs = []
     if args.task in ("criteo", "both"):

@@ -48,8 +48,15 @@ def roc_figure(jobs: list[Job]) -> dict[str, Any] | None:
         if roc:
             auc = job.metrics.get("auc")
             label = job.display_name if len(jobs) > 1 else "model"
+            if "teacher_roc" in job.curves and len(jobs) == 1:
+                label = "student, served"
             traces.append({"type": "scatter", "mode": "lines", "x": roc["fpr"], "y": roc["tpr"],
                            "name": f"{label} (AUC {auc:.4f})" if isinstance(auc, float) else label})
+        teacher = job.curves.get("teacher_roc")
+        if teacher and len(jobs) == 1:  # a distillation run: the teacher beside the served student
+            t_auc = job.metrics.get("teacher_auc")
+            traces.append({"type": "scatter", "mode": "lines", "x": teacher["fpr"], "y": teacher["tpr"],
+                           "name": f"teacher (AUC {t_auc:.4f})" if isinstance(t_auc, float) else "teacher"})
     if not traces:
         return None
     traces.append({"type": "scatter", "mode": "lines", "x": [0, 1], "y": [0, 1], "name": "random (AUC 0.5)",

@@ -80,6 +80,20 @@ def criteo_csv(tmp_path, shared_data) -> Path:
     return path
 
 
+@pytest.fixture
+def movielens_csv(shared_data, tmp_path) -> Path:
+    """The first 30 MovieLens users as a sequence table (histories of items, genres, times and the
+    user's feedback; last 3 ratings per user are test), written as an analyst's CSV (``|`` lists)."""
+    from modeling.sequences import SequenceConfig, build_sequences, load_movielens
+
+    log = load_movielens(shared_data / "movielens_latest_small")
+    events = log.events[log.events["user_id"].astype(int) <= 30]
+    table = build_sequences(events, fields=log.fields, config=SequenceConfig(max_len=20, valid_events=2, test_events=3))
+    path = tmp_path / "movielens_30_users.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
 def worker_environment() -> dict[str, str]:
     """Environment for a worker process that shares this test session's database, media and broker."""
     from django.db import connection

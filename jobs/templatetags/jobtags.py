@@ -63,3 +63,28 @@ def _short(value) -> bool:
     if isinstance(value, (list, tuple)):
         return len(value) <= 12 and len(str(value)) <= 200
     return len(str(value)) <= 200
+
+
+DISTILL_ROWS = (("Test AUC", "auc", "{:.4f}"), ("Test GAUC", "gauc", "{:.4f}"), ("Test logloss", "logloss", "{:.4f}"))
+
+
+@register.filter
+def teacher_student(job) -> list[tuple[str, str, str]]:
+    """For a distillation run, ``(label, teacher, student)`` rows: held-out AUC, GAUC, logloss,
+    parameters and per-batch latency of both models; empty for any other run."""
+    metrics, summary = job.metrics or {}, job.summary or {}
+    if _number(metrics.get("teacher_auc")) is None:
+        return []
+    rows = []
+    for label, key, fmt in DISTILL_ROWS:
+        t, s = _number(metrics.get(f"teacher_{key}")), _number(metrics.get(f"student_{key}"))
+        if t is not None and s is not None:
+            rows.append((label, fmt.format(t), fmt.format(s)))
+    t, s = _number(summary.get("teacher_params")), _number(summary.get("student_params"))
+    if t and s:
+        rows.append(("Parameters", _count(t), f"{_count(s)} ({s / t:.0%} of the teacher)"))
+    t, s = _number(metrics.get("teacher_latency_ms")), _number(metrics.get("student_latency_ms"))
+    if t and s:
+        rows.append((f"Latency per batch of {summary.get('latency_batch_rows', '?')} rows",
+                     f"{t:.2f} ms", f"{s:.2f} ms ({t / s:.2f}× faster)" if s < t else f"{s:.2f} ms"))
+    return rows

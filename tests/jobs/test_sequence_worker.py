@@ -71,19 +71,6 @@ def test_sequence_models_train_on_a_real_worker_from_an_uploaded_taobao_sample(a
     assert Job.objects.get(pk=ids["awmoe"]).summary["gate_entropy"] is not None
 
 
-@pytest.fixture
-def movielens_csv(shared_data, tmp_path):
-    """The first 30 MovieLens users as a sequence table, written as an analyst's CSV (``|`` lists)."""
-    from modeling.sequences import SequenceConfig, build_sequences, load_movielens
-
-    log = load_movielens(shared_data / "movielens_latest_small")
-    events = log.events[log.events["user_id"].astype(int) <= 30]
-    table = build_sequences(events, fields=log.fields, config=SequenceConfig(max_len=20, valid_events=2, test_events=3))
-    path = tmp_path / "movielens_30_users.csv"
-    table.to_csv(path, index=False)
-    return path
-
-
 def test_suan_lightsuan_and_distillation_train_on_a_real_worker_from_uploaded_movielens_sequences(
         api, movielens_csv, start_worker):
     """The upload infers every history column (items, genres, times and the user's past feedback) as a

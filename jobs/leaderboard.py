@@ -52,7 +52,7 @@ def leaderboard_columns(jobs: Iterable[Job], limit: int = MAX_COLUMNS) -> list[C
 
 def leaderboard(jobs: Iterable[Job]) -> tuple[list[Column], list[Job]]:
     """Columns and the runs ranked by the first column (best first; runs without it last)."""
-    runs = [j for j in jobs if j.status == Job.Status.SUCCEEDED]
+    runs = [j for j in jobs if j.status == Job.Status.SUCCEEDED and j.metrics]  # data-building jobs have none
     columns = leaderboard_columns(runs)
     if not columns:
         return columns, runs

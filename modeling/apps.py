@@ -10,6 +10,8 @@ class ModelingConfig(AppConfig):
         from jobs.registry import register
 
         from .algorithms import CTR_ALGORITHMS
+        from .build_job import BUILD_ALGORITHM
+        from .build_service import with_registered_table
         from .distill import SUAN_ALGORITHMS
         from .item_table import ITEM_TABLE_KIND, with_item_table
         from .kinds import CTR_KIND
@@ -19,3 +21,4 @@ class ModelingConfig(AppConfig):
         # sequence models resolve their `item_table` setting (a dataset id) into item vectors Django-side
         register(*(with_item_table(a) if any(p.name == "item_table" for p in a.params) else a
                    for a in CTR_ALGORITHMS + SUAN_ALGORITHMS))
+        register(with_registered_table(BUILD_ALGORITHM))

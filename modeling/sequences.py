@@ -14,7 +14,8 @@ The output columns follow ``modeling/features.py``'s naming, so the table can be
 dataset as is: ``user_id``, ``item_id``, one column per item field (e.g. ``genre``), ``timestamp``,
 ``label``, ``hist_item_id``, ``hist_<field>``, ``hist_time``, ``hist_label`` (sequences; the last
 is the user's feedback on each past event, known before the target happened — turn it off with
-``feedback=False``) and ``split`` (train/valid/test, held out by time).
+``feedback=False``), ``hist_<event field>`` for per-event columns such as Taobao's ``action``
+(histories only) and ``split`` (train/valid/test, held out by time).
 
 Splits (``split=``):
 
@@ -36,6 +37,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mlcore.api import DataError
+
+from .features import BEHAVIOUR_STEMS
 
 SEP = "|"
 MISSING = "(none)"  # item field value written for a missing one, so every behaviour keeps one token per field
@@ -66,16 +69,23 @@ class SequenceConfig:
 
 
 def build_sequences(events: pd.DataFrame, *, user: str = "user_id", item: str = "item_id", time: str = "timestamp",
-                    label: str = "label", fields: Sequence[str] = (), config: SequenceConfig | None = None,
-                    as_lists: bool = False) -> pd.DataFrame:
+                    label: str = "label", fields: Sequence[str] = (), event_fields: Sequence[str] = (),
+                    config: SequenceConfig | None = None, as_lists: bool = False) -> pd.DataFrame:
     """One row per event with its strictly-earlier history; see the module docstring.
 
     ``fields`` are per-item columns (e.g. ``genre``) carried for the target and as ``hist_<field>``.
+    ``event_fields`` are per-event columns (e.g. ``action``: pv/cart/buy) carried **only** in the
+    history as ``hist_<field>``, never for the target (whose action is what is predicted); their
+    names must be behaviour-field names the encoder recognises (``features.BEHAVIOUR_STEMS``).
     With ``as_lists`` the sequence columns hold Python lists (for Parquet); otherwise ``|``-joined text.
     """
     config = config or SequenceConfig()
     config.check()
-    missing = [c for c in (user, item, time, label, *fields) if c not in events.columns]
+    bad = [f for f in event_fields if f.lower() not in BEHAVIOUR_STEMS]
+    if bad:
+        raise DataError(f"Event field(s) {', '.join(bad)} must be named one of {', '.join(BEHAVIOUR_STEMS)} "
+                        f"so that models read them as per-behaviour fields; rename the column first.")
+    missing = [c for c in (user, item, time, label, *fields, *event_fields) if c not in events.columns]
     if missing:
         raise DataError(f"Column(s) {', '.join(missing)} not in the event log; columns are {', '.join(events.columns)}.")
     if len(events) == 0:
@@ -88,10 +98,10 @@ def build_sequences(events: pd.DataFrame, *, user: str = "user_id", item: str = 
         raise DataError(f"Column `{label}` must hold 0/1 labels.")
     frame = pd.DataFrame({"user_id": events[user].to_numpy(), "item_id": events[item].astype(str).to_numpy(),
                           "timestamp": times.to_numpy(dtype=np.int64), "label": labels.to_numpy(dtype=np.int64)})
-    for f in fields:  # a blank token would vanish from a delimited history and shift it against the items
+    for f in (*fields, *event_fields):  # a blank token would vanish from a delimited history and shift it
         values = events[f].astype(str).str.strip()
         frame[f] = values.where(events[f].notna() & (values != ""), MISSING).to_numpy()
-    for name in ("item_id", *fields):
+    for name in ("item_id", *fields, *event_fields):
         if frame[name].str.contains(SEP, regex=False).any():
             raise DataError(f"Column `{name}` has values containing `{SEP}`, the history separator; replace it first.")
     frame["_row"] = np.arange(len(frame))
@@ -112,8 +122,8 @@ def build_sequences(events: pd.DataFrame, *, user: str = "user_id", item: str = 
     offsets = np.r_[0, np.cumsum(lengths)].astype(np.int32)
     flat = np.repeat(start - offsets[:-1], lengths) + np.arange(offsets[-1])  # index into the source rows
     src = np.flatnonzero(source)
-    out = frame.drop(columns="_row")
-    seq_columns = {"hist_item_id": frame["item_id"], **{f"hist_{f}": frame[f] for f in fields},
+    out = frame.drop(columns=["_row", *event_fields])
+    seq_columns = {"hist_item_id": frame["item_id"], **{f"hist_{f}": frame[f] for f in (*fields, *event_fields)},
                    "hist_time": frame["timestamp"].astype(str)}
     if config.feedback:
         seq_columns["hist_label"] = frame["label"].astype(str)
@@ -174,6 +184,7 @@ class EventLog:
     events: pd.DataFrame
     fields: tuple[str, ...]
     items: pd.DataFrame | None
+    event_fields: tuple[str, ...] = ()  # per-event columns carried only in histories (e.g. action)
 
 
 def primary_genre(genres: pd.Series) -> pd.Series:
@@ -217,16 +228,17 @@ TAOBAO_COLUMNS = ["user_id", "item_id", "category", "behavior", "timestamp"]
 def load_taobao(path: Path) -> EventLog:
     """Taobao UserBehavior (no header: user, item, category, pv/fav/cart/buy, unix time).
 
-    label = 1 for any action beyond a page view (fav, cart, buy). Item field ``category``; the item
-    text is only the category id (Taobao ships no titles), so content embeddings add little here."""
+    label = 1 for any action beyond a page view (fav, cart, buy). Item field ``category``; event field
+    ``action`` (pv/fav/cart/buy, histories only: the target's action is the label). The item text is
+    only the category id (Taobao ships no titles), so content embeddings add little here."""
     raw = pd.read_csv(path, header=None, names=TAOBAO_COLUMNS, dtype={"user_id": str, "item_id": str, "category": str})
-    events = raw.assign(label=(raw["behavior"] != "pv").astype(int)).drop(columns="behavior")
+    events = raw.assign(label=(raw["behavior"] != "pv").astype(int)).rename(columns={"behavior": "action"})
     items = events.drop_duplicates("item_id")[["item_id", "category"]].reset_index(drop=True)
     items["text"] = "category " + items["category"]
-    return EventLog(events, ("category",), items)
+    return EventLog(events, ("category",), items, event_fields=("action",))
 
 
-def sequence_roles(fields: Sequence[str], feedback: bool = True) -> dict[str, str]:
+def sequence_roles(fields: Sequence[str], feedback: bool = True, event_fields: Sequence[str] = ()) -> dict[str, str]:
     """Column roles of a built table for ``datasets.services.create_dataset`` and the CTR pipeline
     (``feedback``: whether the table has ``hist_label``, see :class:`SequenceConfig`)."""
     roles = {"user_id": "user_id", "item_id": "item_id", "timestamp": "timestamp", "label": "label",
@@ -234,6 +246,8 @@ def sequence_roles(fields: Sequence[str], feedback: bool = True) -> dict[str, st
              "hist_len": "ignore"}
     for f in fields:
         roles[f] = "categorical"
+        roles[f"hist_{f}"] = "sequence"
+    for f in event_fields:
         roles[f"hist_{f}"] = "sequence"
     if not feedback:
         del roles["hist_label"]

@@ -71,6 +71,16 @@ def test_feedback_holds_the_label_of_each_past_event_and_can_be_left_out():
     assert "hist_label" not in sequence_roles(["genre"], feedback=False) and sequence_roles(["genre"])["hist_label"] == "sequence"
 
 
+def test_event_fields_are_carried_in_histories_only_and_must_be_behaviour_names():
+    events = log().assign(action=["pv", "cart", "buy", "pv", "fav", "pv", "buy"])
+    out = build_sequences(events, event_fields=["action"], config=SequenceConfig(max_len=10))
+    row = out[(out.user_id == "u") & (out.item_id == "d")].iloc[0]
+    assert row.hist_item_id == "a|b|c" and row.hist_action == "pv|cart|buy" and "action" not in out.columns
+    assert sequence_roles([], event_fields=["action"])["hist_action"] == "sequence"
+    with pytest.raises(DataError, match="must be named one of"):
+        build_sequences(events.rename(columns={"action": "kind"}), event_fields=["kind"])
+
+
 def test_positive_only_histories_skip_negative_events():
     out = build_sequences(log(), config=SequenceConfig(max_len=10, positive_history=True))
     assert out[(out.user_id == "u") & (out.item_id == "e")].iloc[0].hist_item_id == "a|c|d"
@@ -222,4 +232,7 @@ def test_command_builds_and_registers_the_taobao_sample_as_parquet(tmp_path, sha
     table = pd.read_parquet(out)
     assert len(table) == 4321 and set(table["split"]) == {"train", "valid", "test"}
     dataset = Dataset.objects.get(name="taobao sequences")
-    assert {c["name"]: c["role"] for c in dataset.columns}["hist_category"] == "sequence"
+    roles = {c["name"]: c["role"] for c in dataset.columns}
+    assert roles["hist_category"] == roles["hist_action"] == roles["hist_label"] == "sequence"
+    assert "action" not in table.columns  # the target's action is its label: never a feature
+    assert set(table["hist_action"].explode().dropna()) <= {"pv", "fav", "cart", "buy"}

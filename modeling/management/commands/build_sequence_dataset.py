@@ -59,6 +59,8 @@ class Command(BaseCommand):
         parser.add_argument("--time", default="timestamp", help="Event time column (epoch seconds).")
         parser.add_argument("--label", default="label", help="0/1 label column.")
         parser.add_argument("--fields", default="", help="Comma-separated item columns to carry (e.g. category).")
+        parser.add_argument("--action", default="",
+                            help="A per-event column (e.g. pv/cart/buy) to carry in the histories only, as hist_action.")
         parser.add_argument("--item-embeddings", default=None, help="Also write item content embeddings here.")
         parser.add_argument("--embedding-method", default="auto", choices=("auto", "minilm", "tfidf"))
         parser.add_argument("--register", action="store_true", help="Create a CTR dataset from the output.")
@@ -73,7 +75,8 @@ class Command(BaseCommand):
                                 feedback=not options["no_feedback"])
         output = Path(options["output"])
         try:
-            table = build_sequences(log.events, fields=log.fields, config=config, as_lists=output.suffix == ".parquet")
+            table = build_sequences(log.events, fields=log.fields, event_fields=log.event_fields, config=config,
+                                    as_lists=output.suffix == ".parquet")
         except DataError as exc:
             raise CommandError(str(exc)) from None
         write_sequences(table, output)
@@ -94,7 +97,8 @@ class Command(BaseCommand):
             name = options["name"] or f"{options['source'] if options['source'] in DESCRIPTIONS else output.stem} sequences"
             try:
                 dataset = create_dataset(owner=owner, source_file=output, filename=output.name, name=name, kind="ctr",
-                                         description=description, role_overrides=sequence_roles(log.fields, feedback=config.feedback),
+                                         description=description, role_overrides=sequence_roles(log.fields, feedback=config.feedback,
+                                                                       event_fields=log.event_fields),
                                          source=Dataset.Source.DERIVED)
             except DatasetError as exc:
                 raise CommandError(str(exc)) from None
@@ -143,5 +147,10 @@ class Command(BaseCommand):
             raise CommandError(f"Column(s) {', '.join(missing)} not in {path.name}; its columns are "
                                f"{', '.join(frame.columns)}. Name them with --user/--item/--time/--label.")
         fields = tuple(f.strip() for f in options["fields"].split(",") if f.strip())
+        if options["action"] and options["action"] not in frame.columns:
+            raise CommandError(f"--action column `{options['action']}` not in {path.name}.")
+        if options["action"]:
+            mapping[options["action"]] = "action"
         events = frame.rename(columns=mapping)
-        return EventLog(events, fields, None), f"Built from the event log {path.name}."
+        return EventLog(events, fields, None, event_fields=("action",) if options["action"] else ()), \
+            f"Built from the event log {path.name}."

@@ -49,6 +49,8 @@ def test_an_uploaded_event_log_becomes_a_sequence_dataset_that_trains(transactio
     assert "action" not in built_roles  # the target's action is its label: it never becomes a feature
     assert job.metrics == {} and leaderboard([job]) == ([], [])  # no held-out metrics for a data job
     client.force_login(user)
+    form = client.get(f"/jobs/new/?dataset={events.pk}&algorithm=build_sequences", HTTP_HX_REQUEST="true")
+    assert form.status_code == 200 and b"id_param__max_len" in form.content and b"id_param__feedback" in form.content
     page = client.get(job.get_absolute_url()).content.decode()
     assert 'id="built-dataset"' in page and built.get_absolute_url() in page and "Held-out test metrics" not in page
 

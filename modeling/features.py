@@ -71,6 +71,20 @@ def encode_label(series: pd.Series, name: str) -> np.ndarray:
 
 
 TIME_SUFFIXES = ("_time", "_ts")
+SEQUENCE_PREFIXES = ("hist_", "history_")
+SEQUENCE_SUFFIXES = ("_hist", "_history", "_seq", "_sequence")
+
+
+def sequence_stem(name: str) -> str:
+    """``hist_cate_id`` / ``cate_id_seq`` -> ``cate_id``: the field a sequence column is named after."""
+    stem = name
+    for prefix in SEQUENCE_PREFIXES:
+        stem = stem[len(prefix):] if stem.startswith(prefix) else stem
+    for suffix in SEQUENCE_SUFFIXES:
+        stem = stem[:-len(suffix)] if stem.endswith(suffix) else stem
+    return stem
+
+
 BEHAVIOUR_STEMS = ("feedback", "action", "behavior", "behaviour", "event", "behavior_type", "behaviour_type")
 
 
@@ -214,12 +228,8 @@ class FeatureEncoder:
         for col in seq_cols:
             if col in times:
                 continue
-            stem = col
-            for prefix in ("hist_", "history_"):
-                stem = stem[len(prefix):] if stem.startswith(prefix) else stem
-            for suffix in ("_hist", "_history", "_seq", "_sequence"):
-                stem = stem[:-len(suffix)] if stem.endswith(suffix) else stem
-            if col.startswith(("hist_", "history_")) and stem not in cats and (
+            stem = sequence_stem(col)
+            if col.startswith(SEQUENCE_PREFIXES) and stem not in cats and (
                     stem == self.label or stem.lower() in BEHAVIOUR_STEMS):
                 self.behaviour_sequences[col] = stem
                 continue

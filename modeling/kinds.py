@@ -4,6 +4,8 @@ from __future__ import annotations
 from datasets.kinds import Columns, DatasetKind
 from datasets.profiling import BASE_ROLES, LABEL_NAMES, is_binary
 
+from .features import sequence_stem
+
 FEATURE_ROLES = {"categorical", "numeric", "sequence", "user_id", "item_id"}
 
 
@@ -58,16 +60,6 @@ def check_ctr(columns: Columns, n_rows: int) -> tuple[list[str], list[str]]:
     return errors, warnings
 
 
-def _sequence_stem(name: str) -> str:
-    """``hist_cate_id`` / ``cate_id_seq`` -> ``cate_id``: as ``FeatureEncoder._fit_sequence_roles`` pairs columns."""
-    stem = name
-    for prefix in ("hist_", "history_"):
-        stem = stem[len(prefix):] if stem.startswith(prefix) else stem
-    for suffix in ("_hist", "_history", "_seq", "_sequence"):
-        stem = stem[:-len(suffix)] if stem.endswith(suffix) else stem
-    return stem
-
-
 def unpaired_sequences(columns: Columns) -> list[str]:
     """Sequence columns that no target column shares ids with: sequence models would stop on them."""
     cats = {c["name"] for c in columns if c["role"] in {"categorical", "user_id", "item_id"}}
@@ -75,7 +67,7 @@ def unpaired_sequences(columns: Columns) -> list[str]:
     out = []
     for c in columns:
         name = c["name"]
-        if c["role"] != "sequence" or name.lower().endswith(("_time", "_ts")) or has_item or _sequence_stem(name) in cats:
+        if c["role"] != "sequence" or name.lower().endswith(("_time", "_ts")) or has_item or sequence_stem(name) in cats:
             continue
         out.append(f"Sequence column `{name}` has no target item column to share ids with: sequence models (DIN, QIN, "
                    f"TIN, AW-MoE) need the target item column to have the role item_id.")

@@ -37,9 +37,12 @@ def clean_test_folders(django_db_setup):
     yield
 
 
+USERNAME, PASSWORD = "alice", "alice-pass-123"  # the `user` fixture's login
+
+
 @pytest.fixture
 def user(django_user_model):
-    return django_user_model.objects.create_user("alice", password="alice-pass-123")
+    return django_user_model.objects.create_user(USERNAME, password=PASSWORD)
 
 
 @pytest.fixture
@@ -59,6 +62,18 @@ def api(user):
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors gain nothing from threads, and on a shared 2-core machine two torch threads
+    contend badly (scatter ops ~10x slower): run the test on one thread, then restore the count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture
@@ -225,6 +240,14 @@ def browser_page():
         page.set_default_timeout(30_000)
         yield page
         browser.close()
+
+
+def log_in(page, base_url: str) -> None:
+    """Log the `user` fixture's analyst in through the login page."""
+    page.goto(base_url + "/login/")
+    page.fill("#id_username", USERNAME)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
 
 
 def screenshot(page, name: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from tests.conftest import screenshot
+from tests.conftest import log_in, screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -16,10 +16,7 @@ def page(live_server, browser_page):
 def test_analyst_filters_reviews_with_keys_and_exports(live_server, page, user, stored_values):
     from attributes.models import ExtractedValue
 
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "alice-pass-123")
-    page.click("button[type=submit]")
+    log_in(page, live_server.url)
     page.wait_for_selector("text=Welcome, alice")
 
     page.click("nav >> text=Attributes")

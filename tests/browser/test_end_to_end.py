@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import screenshot
+from tests.conftest import log_in, screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.worker]
 
@@ -50,10 +50,7 @@ def test_bad_upload_shows_the_reason_and_keeps_nothing(live_server, browser_page
     bad = tmp_path / "bad.csv"
     bad.write_text("click,site\n0,a\n1,b\n2,c\n")
     page = browser_page
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "alice-pass-123")
-    page.click("button[type=submit]")
+    log_in(page, live_server.url)
     page.goto(live_server.url + "/datasets/upload/")
     page.set_input_files("#id_file", str(bad))
     page.click("#upload-submit")
@@ -74,10 +71,7 @@ def test_leaderboard_sorts_by_the_clicked_metric(live_server, browser_page, user
                                      metrics={"auc": auc, "logloss": loss}, summary={"samples_per_s": sps})
             for name, auc, loss, sps in (("lr", 0.61, 0.50, 9e5), ("deepfm", 0.65, 0.62, 7e4), ("dcnv2", 0.63, 0.55, 6e4))}
     page = browser_page
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "alice-pass-123")
-    page.click("button[type=submit]")
+    log_in(page, live_server.url)
     page.goto(live_server.url + dataset.get_absolute_url())
 
     def order() -> list[int]:

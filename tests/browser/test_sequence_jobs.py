@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from datasets.services import create_dataset
-from tests.conftest import screenshot
+from tests.conftest import log_in, screenshot
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.worker]
 
@@ -30,10 +30,7 @@ def test_sequence_models_train_from_the_form_and_show_their_dashboards(live_serv
     assert {c["name"]: c["role"] for c in dataset.columns}["hist_label"] == "sequence"
     start_worker()
     page = browser_page
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "alice-pass-123")
-    page.click("button[type=submit]")
+    log_in(page, live_server.url)
 
     start_job(page, live_server.url, dataset.pk, "qin",
               {"epochs": "1", "embedding_dim": "8", "max_len": "20", "num_layers": "2", "batch_size": "256"})

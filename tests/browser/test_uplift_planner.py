@@ -8,7 +8,7 @@ import pytest
 
 from jobs import services
 from jobs.runner import execute_job
-from tests.conftest import screenshot
+from tests.conftest import log_in, screenshot
 from uplift.services import create_synthetic_uplift_dataset
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -31,10 +31,7 @@ def model_number(page, outcome: str) -> str:
 
 def test_planner_slider_moves_the_estimates_and_the_csv_follows(live_server, browser_page, finished_uplift_job, tmp_path):  # noqa: F811
     job, page = finished_uplift_job, browser_page
-    page.goto(live_server.url + "/login/")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "alice-pass-123")
-    page.click("button[type=submit]")
+    log_in(page, live_server.url)
     page.goto(live_server.url + job.get_absolute_url())
     page.wait_for_selector("#uplift-matrix")
     page.wait_for_selector("#chart-qini-ctr .main-svg")

@@ -22,6 +22,23 @@ SMALL = {
 }
 
 
+def run_jobs(api, dataset_id: int, jobs: dict[str, dict], common: dict, timeout: float) -> dict[str, Job]:
+    """Submit one job per algorithm through the API and wait until all have ended; each ended job by key."""
+    ids = {}
+    for key, params in jobs.items():
+        response = api.post("/api/jobs/", {"dataset": dataset_id, "algorithm": key, "params": {**common, **params}},
+                            format="json")
+        assert response.status_code == 201, response.json()
+        ids[key] = response.json()["id"]
+
+    def all_finished():
+        found = list(Job.objects.filter(pk__in=ids.values()))
+        return all(j.is_terminal for j in found) and found
+
+    wait_for(all_finished, timeout, interval=0.5, message=f"the jobs {', '.join(jobs)} to finish")
+    return {key: Job.objects.get(pk=pk) for key, pk in ids.items()}
+
+
 @pytest.fixture
 def taobao_csv(shared_data, tmp_path):
     """The three 100-row Taobao parts in one CSV with a `split` column (train / valid / test)."""
@@ -46,20 +63,8 @@ def test_sequence_models_train_on_a_real_worker_from_an_uploaded_taobao_sample(a
 
     start_worker()
     common = {"epochs": 1, "batch_size": 32, "embedding_dim": 8, "max_len": 10, "min_count": 1}
-    ids = {}
-    for key, params in SMALL.items():
-        response = api.post("/api/jobs/", {"dataset": dataset_id, "algorithm": key, "params": {**common, **params}},
-                            format="json")
-        assert response.status_code == 201, response.json()
-        ids[key] = response.json()["id"]
-
-    def all_finished():
-        jobs = list(Job.objects.filter(pk__in=ids.values()))
-        return all(j.is_terminal for j in jobs) and jobs
-
-    wait_for(all_finished, 120, interval=0.5, message="the four sequence jobs to finish")
-    for key, pk in ids.items():
-        job = Job.objects.get(pk=pk)
+    finished = run_jobs(api, dataset_id, SMALL, common, 120)
+    for key, job in finished.items():
         assert job.status == "succeeded", f"{key}: {job.error}\n{job.log_tail}"
         m, s = job.metrics, job.summary
         assert math.isfinite(m["auc"]) and 0 <= m["auc"] <= 1 and math.isfinite(m["logloss"]) and m["logloss"] > 0, key
@@ -68,7 +73,7 @@ def test_sequence_models_train_on_a_real_worker_from_an_uploaded_taobao_sample(a
         assert s["params_count"] > 0 and s["samples_per_s"] > 0, key
         assert s["inference_batch_size"] == 32 and s["inference_ms_per_batch"] > 0 and s["inference_rows_per_s"] > 0, key
         assert "sequences" in job.log_tail, key
-    assert Job.objects.get(pk=ids["awmoe"]).summary["gate_entropy"] is not None
+    assert finished["awmoe"].summary["gate_entropy"] is not None
 
 
 def test_suan_lightsuan_and_distillation_train_on_a_real_worker_from_uploaded_movielens_sequences(
@@ -88,22 +93,10 @@ def test_suan_lightsuan_and_distillation_train_on_a_real_worker_from_uploaded_mo
     jobs = {"suan": grade, "lightsuan": {**grade, "window": 4, "dilation": 4}, "qin": {"embedding_dim": 8, "num_layers": 2},
             "suan_distill": {"teacher_embedding_dim": 8, "teacher_n_layers": 1, "student_embedding_dim": 4,
                              "student_n_layers": 1}}
-    ids = {}
-    for key, params in jobs.items():
-        response = api.post("/api/jobs/", {"dataset": upload.json()["id"], "algorithm": key,
-                                           "params": {**common, **params}}, format="json")
-        assert response.status_code == 201, response.json()
-        ids[key] = response.json()["id"]
-
-    def all_finished():
-        found = list(Job.objects.filter(pk__in=ids.values()))
-        return all(j.is_terminal for j in found) and found
-
-    wait_for(all_finished, 180, interval=0.5, message="the SUAN jobs to finish")
-    for key, pk in ids.items():
-        job = Job.objects.get(pk=pk)
+    finished = run_jobs(api, upload.json()["id"], jobs, common, 180)
+    for key, job in finished.items():
         assert job.status == "succeeded", f"{key}: {job.error}\n{job.log_tail}"
         assert job.metrics["n"] == 90 and 0.5 < job.metrics["auc"] <= 1, key  # 30 users x 3 test ratings
         assert 0 <= job.metrics["gauc"] <= 1 and job.summary["inference_ms_per_batch"] > 0, key
-    distilled = Job.objects.get(pk=ids["suan_distill"]).metrics
+    distilled = finished["suan_distill"].metrics
     assert distilled["teacher_auc"] > 0.5 and distilled["student_latency_ms"] > 0 and distilled["teacher_latency_ms"] > 0

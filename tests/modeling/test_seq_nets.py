@@ -22,6 +22,7 @@ from modeling.nets.behaviours import masked_softmax, recency_positions, time_gap
 from modeling.pipeline import ctr_loss, detect_separator
 from modeling.schema import CategoricalField, FeatureSchema, SequenceSpec
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SEQ_ROLES = {"click": "label", "user": "user_id", "item_id": "item_id", "cate": "categorical", "hour": "numeric",
              "hist_item_id": "sequence", "hist_cate": "sequence", "hist_time": "sequence", "hist_click": "sequence",
              "ts": "timestamp"}
@@ -46,15 +47,6 @@ def sequence_frame(n=400, seed=0, max_hist=8):
                      "hist_cate": "|".join(item_cate[h] for h in hist), "hist_time": "|".join(map(str, times)),
                      "hist_click": "|".join(map(str, clicked)), "ts": 10_000 + r})
     return pd.DataFrame(rows)
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny nets run an order of magnitude faster on one thread on a shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")

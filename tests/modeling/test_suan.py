@@ -18,15 +18,9 @@ from modeling.schema import CategoricalField, FeatureSchema, SequenceSpec
 from modeling.sequences import SequenceConfig, build_sequences, sequence_roles
 
 L = 8
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors gain nothing from threads, and on a shared CPU two threads contend badly."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 SCHEMA = FeatureSchema(
     categorical=(CategoricalField("user_id", 12), CategoricalField("item_id", 40), CategoricalField("genre", 7),

@@ -176,7 +176,8 @@ def execute_job(job_id: int, hostname: str, pid: int) -> str | None:
         except Exception as exc:  # noqa: BLE001 - any failure must end the job, with its traceback
             reporter.log(traceback.format_exc())
             return _finish(job, reporter, Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-    reporter.log(f"finished: {', '.join(f'{k}={v:.4f}' for k, v in result.metrics.items() if isinstance(v, float))}")
+    shown = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
+    reporter.log(f"finished: {shown}" if shown else "finished")
     return _finish(job, reporter, Job.Status.SUCCEEDED, result=result)
 
 

@@ -109,6 +109,21 @@ def movielens_csv(shared_data, tmp_path) -> Path:
     return path
 
 
+@pytest.fixture
+def taobao_log(shared_data, tmp_path):
+    """The real Taobao sample as an analyst's event log CSV: user, item, category, action, time, label."""
+    import pandas as pd
+
+    from modeling.sequences import TAOBAO_COLUMNS
+
+    raw = pd.read_csv(shared_data / "taobao_userbehavior_sample" / "UserBehavior_sample.csv", header=None,
+                      names=TAOBAO_COLUMNS)
+    log = raw.rename(columns={"behavior": "action"}).assign(label=lambda f: (f["action"] != "pv").astype(int))
+    path = tmp_path / "my_events.csv"
+    log.to_csv(path, index=False)
+    return path, log
+
+
 def worker_environment() -> dict[str, str]:
     """Environment for a worker process that shares this test session's database, media and broker."""
     from django.db import connection

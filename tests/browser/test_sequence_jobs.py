@@ -53,3 +53,26 @@ def test_sequence_models_train_from_the_form_and_show_their_dashboards(live_serv
     names = page.eval_on_selector_all("#chart-roc .legendtext", "els => els.map(e => e.textContent)")
     assert any(n.startswith("student, served") for n in names) and any(n.startswith("teacher") for n in names)
     screenshot(page, "distill-job")
+
+
+def test_an_event_log_becomes_a_sequence_dataset_from_the_form(live_server, browser_page, user, taobao_log,
+                                                              start_worker):
+    path, _ = taobao_log
+    with path.open("rb") as handle:
+        events = create_dataset(owner=user, source_file=handle, filename=path.name, name="My events",
+                                role_overrides={"category": "categorical", "action": "categorical"})
+    start_worker()
+    page = browser_page
+    log_in(page, live_server.url)
+    start_job(page, live_server.url, events.pk, "build_sequences", {"max_len": "20", "test_events": "2"})
+    card = page.inner_text("#built-dataset")
+    assert "My events: sequences" in card and "4,321 rows" in card
+    screenshot(page, "build-sequences-job")
+    page.click("#built-dataset a")
+    page.wait_for_selector("text=Schema and column statistics")
+    roles = dict(zip(page.eval_on_selector_all("#schema select", "els => els.map(e => e.name)"),
+                     page.eval_on_selector_all("#schema select", "els => els.map(e => e.value)")))
+    assert {k: v for k, v in roles.items() if "hist_" in k} and all(
+        v == "sequence" for k, v in roles.items() if "hist_" in k and "hist_len" not in k)
+    assert any("hist_action" in k for k in roles)
+    screenshot(page, "built-sequence-dataset")

@@ -2,7 +2,6 @@
 pv/fav/cart/buy action per event) becomes a behaviour-sequence CTR dataset that DIN then trains on."""
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from datasets.models import Dataset
@@ -11,17 +10,6 @@ from jobs import services
 from jobs.leaderboard import leaderboard
 from jobs.models import Job
 from jobs.runner import execute_job
-from modeling.sequences import TAOBAO_COLUMNS
-
-
-@pytest.fixture
-def taobao_log(shared_data, tmp_path):
-    raw = pd.read_csv(shared_data / "taobao_userbehavior_sample" / "UserBehavior_sample.csv", header=None,
-                      names=TAOBAO_COLUMNS)
-    log = raw.rename(columns={"behavior": "action"}).assign(label=lambda f: (f["action"] != "pv").astype(int))
-    path = tmp_path / "my_events.csv"
-    log.to_csv(path, index=False)
-    return path, log
 
 
 def run(job: Job) -> Job:

@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from mlcore.columnar import ColumnarTable
+
 from .kinds import get_kind
 from .models import Dataset
-from .profiling import BASE_ROLES, DatasetError, TableProfile, profile_file, read_table
+from .profiling import BASE_ROLES, DatasetError, TableProfile, iter_chunks, profile_file
 from .uploads import size_limit_message
 
 COPY_CHUNK = 4 * 1024 * 1024
@@ -200,7 +204,32 @@ def delete_dataset(dataset: Dataset) -> None:
 
 def load_frame(dataset: Dataset, columns: list[str] | None = None) -> pd.DataFrame:
     """The dataset as a DataFrame (only ``columns`` when given), for training and scoring."""
-    return read_table(dataset.path, dataset.file_format, dataset.delimiter or None, columns)
+    return columnar_table(dataset).read(columns)
+
+
+COLUMNAR_NAME = "columnar.parquet"
+
+
+def columnar_table(dataset: Dataset) -> ColumnarTable:
+    """The dataset's typed columnar copy (Parquet), written from the original file on first use."""
+    if dataset.file_format == "parquet":
+        return ColumnarTable(dataset.path)
+    target = dataset.folder / COLUMNAR_NAME
+    if not target.exists():
+        tmp = target.with_suffix(".tmp")
+        writer = None
+        try:
+            for chunk in iter_chunks(dataset.path, dataset.file_format, dataset.delimiter or None):
+                chunk.columns = [str(c).strip() for c in chunk.columns]
+                batch = pa.Table.from_pandas(chunk, preserve_index=False)
+                if writer is None:
+                    writer = pq.ParquetWriter(tmp, batch.schema)
+                writer.write_table(batch.cast(writer.schema))
+        finally:
+            if writer is not None:
+                writer.close()
+        tmp.replace(target)
+    return ColumnarTable(target)
 
 
 def all_roles() -> tuple[str, ...]:

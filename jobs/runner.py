@@ -21,7 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from datasets.profiling import DatasetError
-from datasets.services import load_frame
+from datasets.services import columnar_table
 from mlcore.api import Cancelled, DataError, ParamError, RunContext, RunResult
 
 from .models import Job
@@ -156,16 +156,14 @@ def execute_job(job_id: int, hostname: str, pid: int) -> str | None:
     dataset = job.dataset
     algorithm = get_algorithm(job.algorithm)
 
-    def read_table(columns: list[str] | None = None):
-        return load_frame(dataset, columns)
-
-    ctx = RunContext(
-        params=dict(job.params), roles=dataset.roles, read_table=read_table, workdir=job.workdir, device=device,
-        progress=reporter.progress, log=reporter.log, check_cancelled=reporter.check_cancelled,
-        extra={"job_id": job.pk, "dataset_name": dataset.name, "dataset_columns": dataset.columns},
-    )
     with heartbeat(job.pk):
         try:
+            table = columnar_table(dataset)
+            ctx = RunContext(
+                params=dict(job.params), roles=dataset.roles, read_table=table.read, table=table, workdir=job.workdir,
+                device=device, progress=reporter.progress, log=reporter.log, check_cancelled=reporter.check_cancelled,
+                extra={"job_id": job.pk, "dataset_name": dataset.name, "dataset_columns": dataset.columns},
+            )
             result = algorithm.run(ctx)
         except Cancelled:
             reporter.log(f"stopped on request during {reporter.phase or 'preparation'}")

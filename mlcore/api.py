@@ -126,6 +126,8 @@ class RunContext:
     ``roles`` maps column name to role (``label``, ``categorical``, ``numeric``, ``sequence``,
     ``timestamp``, ``user_id``, ``item_id``, ``treatment``, ``ignore``, ...) as the analyst confirmed
     them. ``read_table(columns)`` loads the dataset (only the named columns when given).
+    ``table`` is the dataset's columnar copy (:class:`mlcore.columnar.ColumnarTable`): stream it
+    with ``table.iter_frames(columns)`` when the data may not fit in memory.
     ``workdir`` is private to the job and survives a worker restart: put epoch checkpoints there
     and resume from them. ``progress(fraction, phase)`` and ``log(message)`` are cheap to call
     often (the job system throttles database writes). ``check_cancelled()`` raises
@@ -141,6 +143,7 @@ class RunContext:
     log: Callable[[str], None] = lambda message: None
     check_cancelled: Callable[[], None] = lambda: None
     extra: dict[str, Any] = field(default_factory=dict)
+    table: Any = None  # mlcore.columnar.ColumnarTable, or None outside a job (tests that pass a frame)
 
     def columns_with_role(self, role: str) -> list[str]:
         """Names of the columns the analyst gave ``role``, in dataset order."""

@@ -94,6 +94,7 @@ class TableProfile:
     columns: list[dict[str, Any]]
     preview: dict[str, Any]
     warnings: list[str] = field(default_factory=list)
+    copied: bool = True  # False when a Parquet upload is used as its own columnar copy
 
 
 # ---------------------------------------------------------------------------------------------
@@ -276,53 +277,14 @@ def read_table(path: Path, file_format: str, delimiter: str | None = None, colum
 # Profiling
 
 
-def profile_file(path: Path, *, delimiter: str | None = None) -> TableProfile:
-    """Check the file is a well-formed table and describe every column; raise DatasetError if not."""
-    file_format = detect_format(path)
-    if file_format == "parquet":
-        try:
-            names = parquet_columns(pq.ParquetFile(path))
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DatasetError(f"The Parquet file could not be read: {exc}") from None
-        check_header(names)
-        delim = None
-    else:
-        sample = _read_text_sample(path, file_format)
-        if not sample.strip():
-            raise DatasetError("The file is empty: it has no header row and no data.")
-        delim = sniff_delimiter(sample, delimiter)
-        names = read_csv_header(sample, delim)
-        check_header(names)
-        if len(names) == 1:
-            raise DatasetError(
-                "The file has a single column. A CTR table needs at least a label and one feature; "
-                "if your file uses another delimiter, choose it explicitly."
-            )
+def profile_file(path: Path, *, delimiter: str | None = None, max_decompressed_bytes: int | None = None) -> TableProfile:
+    """Check the file is a well-formed table and describe every column; raise DatasetError if not.
 
-    accumulators = {name: _ColumnAccumulator(name) for name in names}
-    n_rows = 0
-    preview: pd.DataFrame | None = None
-    for chunk in iter_chunks(path, file_format, delim):
-        if file_format != "parquet":
-            chunk.columns = [str(c).strip() for c in chunk.columns]
-        if preview is None:
-            preview = chunk.head(PREVIEW_ROWS)
-        n_rows += len(chunk)
-        for name in names:
-            accumulators[name].update(chunk[name])
-    if n_rows == 0:
-        raise DatasetError("The file has a header but no data rows.")
-    profiles = [acc.finish(n_rows) for acc in accumulators.values()]
-    for p in profiles:
-        p.role = infer_role(p, n_rows)
-    _keep_one_label(profiles)
-    return TableProfile(
-        file_format=file_format,
-        delimiter=delim,
-        n_rows=n_rows,
-        columns=[p.as_dict(n_rows) for p in profiles],
-        preview=_preview_dict(preview),
-    )
+    The streamed ingest (:func:`datasets.ingest.ingest_file`) without writing the columnar copy.
+    """
+    from .ingest import ingest_file
+
+    return ingest_file(path, None, delimiter=delimiter, max_decompressed_bytes=max_decompressed_bytes)
 
 
 class _ColumnAccumulator:

@@ -88,13 +88,14 @@ def test_parquet_list_column_is_a_sequence(tmp_path):
 
 
 def test_chunked_reading_gives_same_statistics(tmp_path, monkeypatch):
-    import datasets.profiling as profiling
+    import datasets.ingest as ingest
 
     frame = pd.DataFrame({"label": [0, 1, 1, 0] * 250, "cat": [f"c{i % 13}" for i in range(1000)]})
     path = tmp_path / "t.csv"
     frame.to_csv(path, index=False)
     whole = profile_file(path).columns
-    monkeypatch.setattr(profiling, "CHUNK_ROWS", 37)
+    monkeypatch.setattr(ingest, "BLOCK_BYTES", 512)
+    monkeypatch.setattr(ingest, "ROW_GROUP_ROWS", 37)
     assert profile_file(path).columns == whole
 
 

@@ -150,6 +150,15 @@ FILE_UPLOAD_HANDLERS = [
 ]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 DATASET_MAX_UPLOAD_BYTES = int(os.environ.get("DATASET_MAX_UPLOAD_MB", "2048")) * 1024 * 1024
+# A gzip'd CSV may not expand past this many bytes of text (checked while streaming).
+DATASET_MAX_DECOMPRESSED_BYTES = int(os.environ.get("DATASET_MAX_DECOMPRESSED_MB", "20480")) * 1024 * 1024
+# Uploads larger than this are profiled by a worker (dataset status `profiling`), not in the request.
+DATASET_INLINE_PROFILE_BYTES = int(float(os.environ.get("DATASET_INLINE_PROFILE_MB", "8")) * 1024 * 1024)
+# Chunked, resumable uploads: largest chunk accepted per PUT, and where unfinished uploads live
+# (one `<id>.part` file per upload session; staging folders of single-request uploads live under
+# MEDIA_ROOT/datasets/_staging/).
+DATASET_UPLOAD_CHUNK_BYTES = int(os.environ.get("DATASET_UPLOAD_CHUNK_MB", "16")) * 1024 * 1024
+DATASET_UPLOAD_SESSIONS_DIR = os.environ.get("DATASET_UPLOAD_SESSIONS_DIR", "")  # "" = MEDIA_ROOT/datasets/_uploads
 # Real public datasets for the demo loader (never copied into the repository).
 SHARED_DATA_DIR = shared_data_dir()
 

@@ -19,6 +19,9 @@ class DatasetKind:
     ``check(columns, n_rows)`` returns ``(errors, warnings)``: errors block the upload (or
     training), warnings are shown on the dataset page. ``infer_roles(columns)`` may refine the
     generic role guesses in place (e.g. uplift recognises a treatment column).
+    ``unconfirmed_roles(columns)`` lists ``(column, message)`` for guesses that change what the data
+    means (a treatment guessed from a column's values, not its name): a dataset with such a guess
+    that the analyst did not give is *needs roles* until they confirm it.
     """
 
     key: str
@@ -26,6 +29,7 @@ class DatasetKind:
     roles: tuple[str, ...]
     check: Callable[[Columns, int], tuple[list[str], list[str]]]
     infer_roles: Callable[[Columns], None] = lambda columns: None
+    unconfirmed_roles: Callable[[Columns], list[tuple[str, str]]] = lambda columns: []
     help: str = ""
     upload_options: dict[str, str] = field(default_factory=dict)
 

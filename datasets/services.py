@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -22,14 +22,58 @@ from mlcore.columnar import ColumnarTable
 
 from .kinds import get_kind
 from .models import Dataset
-from .profiling import BASE_ROLES, DatasetError, TableProfile, iter_chunks, profile_file
+from .ingest import ingest_file
+from .profiling import BASE_ROLES, DatasetError, TableProfile, detect_format
 from .uploads import size_limit_message
 
 COPY_CHUNK = 4 * 1024 * 1024
+COLUMNAR_NAME = "columnar.parquet"
 
 
 def datasets_root() -> Path:
     return Path(settings.MEDIA_ROOT) / "datasets"
+
+
+@dataclass
+class IngestResult:
+    """What one streamed pass learned: the profile, the columns with roles, and the verdict."""
+
+    profile: TableProfile
+    columns: list[dict[str, Any]]
+    errors: list[str]
+    warnings: list[str]
+    pending: list[str]  # guesses that change the data's meaning, to be confirmed by the analyst
+
+    @property
+    def status(self) -> str:
+        if self.errors:
+            return Dataset.Status.INVALID
+        return Dataset.Status.NEEDS_ROLES if self.pending else Dataset.Status.READY
+
+
+def _ingest(path: Path, columnar: Path, kind, delimiter: str | None, overrides: dict[str, str],
+            progress=None, keep_known: bool = False) -> IngestResult:
+    """Profile ``path`` and write its columnar copy to ``columnar`` in one pass; raise DatasetError."""
+    profile = ingest_file(path, columnar, delimiter=delimiter,
+                          max_decompressed_bytes=settings.DATASET_MAX_DECOMPRESSED_BYTES, progress=progress)
+    if keep_known:  # re-validation: keep earlier roles only for columns that are still there
+        names = {c["name"] for c in profile.columns}
+        overrides = {n: r for n, r in overrides.items() if n in names}
+    columns = _apply_roles(profile, kind, overrides)
+    errors, warnings = kind.check(columns, profile.n_rows)
+    pending = [message for column, message in kind.unconfirmed_roles(columns) if column not in overrides]
+    return IngestResult(profile, columns, errors, profile.warnings + warnings + pending, pending)
+
+
+def _result_fields(result: IngestResult, folder: Path, path: Path) -> dict[str, Any]:
+    """The Dataset fields a finished ingest sets (the verdict included)."""
+    columnar = folder / COLUMNAR_NAME if result.profile.copied else path
+    return dict(
+        status=result.status, progress=1.0, file_format=result.profile.file_format,
+        delimiter=result.profile.delimiter or "", n_rows=result.profile.n_rows, columns=result.columns,
+        preview=result.profile.preview, warnings=result.warnings, errors=result.errors,
+        columnar_path=str(columnar.relative_to(settings.MEDIA_ROOT)), validated_at=timezone.now(),
+    )
 
 
 def create_dataset(
@@ -43,49 +87,52 @@ def create_dataset(
     delimiter: str | None = None,
     role_overrides: dict[str, str] | None = None,
     source: str = Dataset.Source.UPLOAD,
+    move: bool = False,
+    inline: bool | None = None,
 ) -> Dataset:
-    """Store, profile and validate an uploaded table; return the new ready dataset.
+    """Store an uploaded table, stream it once into its columnar copy and profile, and return the dataset.
 
-    ``source_file`` is read in chunks (an UploadedFile or an open binary file) or copied from a
-    path. Raises :class:`DatasetError` with messages for the analyst; then nothing is kept.
+    ``source_file`` is read in chunks (an UploadedFile or an open binary file) or taken from a path
+    (copied, or moved when ``move``). Files up to ``DATASET_INLINE_PROFILE_MB`` (or any, with
+    ``inline=True``) are profiled here: on a problem :class:`DatasetError` is raised and nothing is
+    kept; otherwise the dataset is *ready* or *needs roles*. Bigger files (or ``inline=False``) are
+    stored, the row is created as *profiling* and a worker profiles it (``datasets.tasks``); its
+    errors then stay on the dataset page.
     """
     dataset_kind = get_kind(kind)
+    overrides = dict(role_overrides or {})
     filename = Path(filename).name or "upload.csv"
     staging = datasets_root() / "_staging" / uuid.uuid4().hex
     staging.mkdir(parents=True, exist_ok=True)
     final_dir: Path | None = None
     try:
         target = staging / _safe_name(filename)
-        size, digest = _copy_with_hash(source_file, target)
+        size, digest = _store(source_file, target, move)
         if size > settings.DATASET_MAX_UPLOAD_BYTES:
             raise DatasetError(size_limit_message(settings.DATASET_MAX_UPLOAD_BYTES))
-        profile = profile_file(target, delimiter=delimiter or None)
-        columns = _apply_roles(profile, dataset_kind, role_overrides or {})
-        errors, warnings = dataset_kind.check(columns, profile.n_rows)
-        if errors:
-            raise DatasetError(errors)
+        if inline is None:
+            inline = size <= settings.DATASET_INLINE_PROFILE_BYTES
+        result = None
+        if inline:
+            result = _ingest(target, staging / COLUMNAR_NAME, dataset_kind, delimiter, overrides)
+            if result.errors:
+                raise DatasetError(result.errors)
         final_dir = datasets_root() / uuid.uuid4().hex
         staging.rename(final_dir)
+        path = final_dir / target.name
+        fields = dict(
+            name=name.strip() or Path(filename).stem, kind=kind, owner=owner, description=description, source=source,
+            file_path=str(path.relative_to(settings.MEDIA_ROOT)), original_filename=filename, size_bytes=size,
+            sha256=digest, file_format=detect_format(path), delimiter=delimiter or "", requested_roles=overrides,
+            status=Dataset.Status.PROFILING, progress=0.0,
+        )
+        if result is not None:
+            fields.update(_result_fields(result, final_dir, path))
         with transaction.atomic():
-            dataset = Dataset.objects.create(
-                name=name.strip() or Path(filename).stem,
-                kind=kind,
-                owner=owner,
-                description=description,
-                source=source,
-                status=Dataset.Status.READY,
-                file_path=str((final_dir / target.name).relative_to(settings.MEDIA_ROOT)),
-                original_filename=filename,
-                file_format=profile.file_format,
-                delimiter=profile.delimiter or "",
-                size_bytes=size,
-                sha256=digest,
-                n_rows=profile.n_rows,
-                columns=columns,
-                preview=profile.preview,
-                warnings=profile.warnings + warnings,
-                validated_at=timezone.now(),
-            )
+            dataset = Dataset.objects.create(**fields)
+            if result is None:
+                pk = dataset.pk
+                transaction.on_commit(lambda: _enqueue_profiling(pk))
         return dataset
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -94,9 +141,65 @@ def create_dataset(
         raise
 
 
+def _enqueue_profiling(dataset_id: int) -> None:
+    from .tasks import enqueue_profiling
+
+    enqueue_profiling(dataset_id)
+
+
+PROGRESS_INTERVAL = 0.5  # seconds between progress writes while profiling
+
+
+def complete_profiling(dataset_id: int) -> Dataset | None:
+    """Profile a stored upload (status *profiling*) on a worker, with progress, and record the verdict.
+
+    An unreadable file or a failed check makes the dataset *invalid* with its errors kept for the
+    analyst; nothing is deleted. Returns None when the dataset is gone or was already profiled (a
+    redelivered task).
+    """
+    dataset = Dataset.objects.filter(pk=dataset_id, status=Dataset.Status.PROFILING).first()
+    if dataset is None:
+        return None
+    last = [0.0]
+
+    def progress(fraction: float) -> None:
+        now = time.monotonic()
+        if now - last[0] >= PROGRESS_INTERVAL:
+            last[0] = now
+            Dataset.objects.filter(pk=dataset_id).update(progress=round(fraction, 4))
+
+    try:
+        result = _ingest(dataset.path, dataset.folder / COLUMNAR_NAME, get_kind(dataset.kind),
+                         dataset.delimiter or None, dataset.requested_roles or {}, progress)
+    except (DatasetError, FileNotFoundError) as exc:
+        messages = exc.messages if isinstance(exc, DatasetError) else [f"The stored file is missing: {exc}"]
+        fields = dict(status=Dataset.Status.INVALID, errors=messages, progress=1.0, validated_at=timezone.now())
+    else:
+        fields = _result_fields(result, dataset.folder, dataset.path)
+    # update(), not save(): a dataset deleted meanwhile must not come back.
+    Dataset.objects.filter(pk=dataset_id).update(**fields)
+    return Dataset.objects.filter(pk=dataset_id).first()
+
+
 def _safe_name(filename: str) -> str:
     keep = "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in filename)
     return keep.strip("._") or "upload"
+
+
+def _store(source: IO[bytes] | Path, target: Path, move: bool) -> tuple[int, str]:
+    """Put the upload at ``target`` (moving a path when ``move``); return its size and SHA-256."""
+    if move and isinstance(source, (str, Path)):
+        digest = hashlib.sha256()
+        size = 0
+        with open(source, "rb") as fh:
+            for chunk in iter(lambda: fh.read(COPY_CHUNK), b""):
+                digest.update(chunk)
+                size += len(chunk)
+        if size > settings.DATASET_MAX_UPLOAD_BYTES:
+            raise DatasetError(size_limit_message(settings.DATASET_MAX_UPLOAD_BYTES))
+        shutil.move(str(source), target)
+        return size, digest.hexdigest()
+    return _copy_with_hash(source, target)
 
 
 def _copy_with_hash(source: IO[bytes] | Path, target: Path) -> tuple[int, str]:
@@ -155,6 +258,11 @@ def update_roles(dataset: Dataset, roles: dict[str, str]) -> Dataset:
     label columns or a non-binary label.
     """
     kind = get_kind(dataset.kind)
+    if dataset.status == Dataset.Status.PROFILING:
+        raise DatasetError("The file is still being profiled; set roles once its columns are known.")
+    if not dataset.columns:
+        raise DatasetError("The file could not be read, so it has no columns to give roles to; delete it and upload "
+                           "a corrected file.")
     names = {c["name"] for c in dataset.columns}
     unknown = [n for n in roles if n not in names]
     if unknown:
@@ -170,29 +278,27 @@ def update_roles(dataset: Dataset, roles: dict[str, str]) -> Dataset:
         raise DatasetError(errors)
     dataset.columns = columns
     dataset.warnings = warnings
-    dataset.save(update_fields=["columns", "warnings"])
+    dataset.errors = []
+    dataset.status = Dataset.Status.READY  # the analyst has now seen and confirmed every role
+    dataset.save(update_fields=["columns", "warnings", "errors", "status"])
     return dataset
 
 
 def revalidate_dataset(dataset: Dataset) -> Dataset:
-    """Profile the stored file again (admin action); keeps the analyst's roles where columns remain."""
+    """Profile the stored file again and rewrite its columnar copy (admin action); keeps the
+    analyst's roles where columns remain."""
     kind = get_kind(dataset.kind)
-    previous = dataset.roles
+    previous = {n: r for n, r in dataset.roles.items() if r in kind.roles}
     try:
-        profile = profile_file(dataset.path, delimiter=dataset.delimiter or None)
-        columns = [dict(c) for c in profile.columns]
-        kind.infer_roles(columns)
-        for c in columns:
-            if c["name"] in previous and previous[c["name"]] in kind.roles:
-                c["role"] = previous[c["name"]]
-        errors, warnings = kind.check(columns, profile.n_rows)
-        dataset.columns, dataset.n_rows, dataset.preview = columns, profile.n_rows, profile.preview
-        dataset.warnings = warnings
+        result = _ingest(dataset.path, dataset.folder / COLUMNAR_NAME, kind, dataset.delimiter or None,
+                         previous if dataset.columns else dataset.requested_roles or {}, keep_known=True)
     except (DatasetError, FileNotFoundError) as exc:
         errors = exc.messages if isinstance(exc, DatasetError) else [f"The stored file is missing: {exc}"]
-    dataset.errors = errors
-    dataset.status = Dataset.Status.INVALID if errors else Dataset.Status.READY
-    dataset.validated_at = timezone.now()
+        fields = dict(status=Dataset.Status.INVALID, errors=errors, validated_at=timezone.now(), progress=1.0)
+    else:
+        fields = _result_fields(result, dataset.folder, dataset.path)
+    for key, value in fields.items():
+        setattr(dataset, key, value)
     dataset.save()
     return dataset
 
@@ -207,29 +313,23 @@ def load_frame(dataset: Dataset, columns: list[str] | None = None) -> pd.DataFra
     return columnar_table(dataset).read(columns)
 
 
-COLUMNAR_NAME = "columnar.parquet"
-
-
 def columnar_table(dataset: Dataset) -> ColumnarTable:
-    """The dataset's typed columnar copy (Parquet), written from the original file on first use."""
-    if dataset.file_format == "parquet":
-        return ColumnarTable(dataset.path)
+    """The dataset's typed columnar copy (Parquet): the one way every reader gets at the data.
+
+    Ingest writes it up front (``columnar_path``); for a dataset that predates that, it is written
+    here on first use by the same streamed ingest, and recorded.
+    """
+    if dataset.columnar_path:
+        path = Path(settings.MEDIA_ROOT) / dataset.columnar_path
+        if path.exists():
+            return ColumnarTable(path)
     target = dataset.folder / COLUMNAR_NAME
-    if not target.exists():
-        tmp = target.with_suffix(".tmp")
-        writer = None
-        try:
-            for chunk in iter_chunks(dataset.path, dataset.file_format, dataset.delimiter or None):
-                chunk.columns = [str(c).strip() for c in chunk.columns]
-                batch = pa.Table.from_pandas(chunk, preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(tmp, batch.schema)
-                writer.write_table(batch.cast(writer.schema))
-        finally:
-            if writer is not None:
-                writer.close()
-        tmp.replace(target)
-    return ColumnarTable(target)
+    profile = ingest_file(dataset.path, target, delimiter=dataset.delimiter or None,
+                          max_decompressed_bytes=settings.DATASET_MAX_DECOMPRESSED_BYTES)
+    path = target if profile.copied else dataset.path
+    dataset.columnar_path = str(path.relative_to(settings.MEDIA_ROOT))
+    Dataset.objects.filter(pk=dataset.pk).update(columnar_path=dataset.columnar_path)
+    return ColumnarTable(path)
 
 
 def all_roles() -> tuple[str, ...]:

@@ -66,6 +66,27 @@ def infer_uplift_roles(columns: Columns) -> None:
                 column["role"] = "categorical"
 
 
+def unconfirmed_uplift_roles(columns: Columns) -> list[tuple[str, str]]:
+    """Treatment and outcome roles that were guessed from values or a generic name, not the column's own name."""
+    out = []
+    for column in columns:
+        role, name = column["role"], column["name"].strip().lower()
+        if role in NAMES and role != "revenue" and name not in NAMES[role]:
+            out.append((column["name"], f"`{column['name']}` was guessed as the {role} column from its "
+                                        f"{'values' if role == 'treatment' else 'name'}; confirm it (or choose "
+                                        "another) on the roles form before training."))
+    return out
+
+
+def _lookalike(columns: Columns, roles: tuple[str, ...]) -> dict | None:
+    """A column named like ``roles`` that did not get the role (e.g. a `visit` column holding 0..4)."""
+    for column in columns:
+        name = column["name"].strip().lower()
+        if column["role"] not in roles and any(name in NAMES[r] for r in roles):
+            return column
+    return None
+
+
 def check_uplift(columns: Columns, n_rows: int) -> tuple[list[str], list[str]]:
     """Errors that block training on an uplift table, and warnings worth reading."""
     errors: list[str] = []
@@ -77,7 +98,12 @@ def check_uplift(columns: Columns, n_rows: int) -> tuple[list[str], list[str]]:
     for roles, what in ((("treatment",), "treatment"), (("click", "visit"), "click (or visit)"),
                         (("conversion",), "conversion")):
         found = with_role(*roles)
-        if not found:
+        lookalike = _lookalike(columns, roles) if not found and roles != ("treatment",) else None
+        if lookalike is not None:
+            shown = ", ".join(sorted(lookalike.get("values") or {})[:10]) or "more than 20 distinct values"
+            errors.append(f"Column `{lookalike['name']}` looks like the {what} outcome but has values {{{shown}}}; "
+                          f"an uplift outcome must be binary (0/1). Recode it, or set another column's role.")
+        elif not found:
             errors.append(f"No {what} column: an uplift dataset needs one; set its role to {' or '.join(roles)}.")
         elif len(found) > 1:
             names = ", ".join("`%s`" % c["name"] for c in found)
@@ -126,6 +152,7 @@ UPLIFT_KIND = DatasetKind(
     roles=ROLES,
     check=check_uplift,
     infer_roles=infer_uplift_roles,
+    unconfirmed_roles=unconfirmed_uplift_roles,
     help="One row per user or impression from a randomised campaign: the arm it got (treatment), a binary "
          "click or visit, a binary conversion, and features. Optional: exposure, revenue.",
 )

@@ -35,7 +35,8 @@ def test_upload_records_schema_hash_and_roles(api, user):
     assert body["label_rate"] == pytest.approx(0.5)
     dataset = Dataset.objects.get(pk=body["id"])
     assert dataset.owner == user and dataset.path.read_bytes() == GOOD
-    assert len(stored_files()) == before + 1
+    assert len(stored_files()) == before + 2  # the original (for download) and its typed Parquet copy
+    assert dataset.columnar_path.endswith("columnar.parquet") and dataset.status == "ready"
 
 
 @pytest.mark.parametrize("content, message", [

@@ -37,7 +37,7 @@ UPLIFT_REAL = [
      "Hillstrom e-mail campaign (64k customers, uplift)",
      "Real public data: Kevin Hillstrom's MineThatData E-Mail Analytics Challenge (2008). A randomised campaign "
      "with three arms (`segment`: Mens E-Mail, Womens E-Mail, No E-Mail = control); outcomes visit, conversion and "
-     "spend in the following two weeks. No formal licence; widely redistributed for research.", None),
+     "spend in the following two weeks. No formal licence; widely redistributed for research.", {"segment": "treatment"}),
 ]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from django.http import FileResponse
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -19,12 +20,18 @@ from .selectors import datasets_visible_to
 class DatasetSerializer(serializers.ModelSerializer):
     owner = serializers.CharField(source="owner.username", read_only=True)
     label_rate = serializers.FloatField(read_only=True, allow_null=True)
+    url = serializers.SerializerMethodField(help_text="This dataset in the API: poll it while status is `profiling`.")
+
+    def get_url(self, dataset: Dataset) -> str:
+        request = self.context.get("request")
+        path = reverse("dataset-detail", args=[dataset.pk])
+        return request.build_absolute_uri(path) if request is not None else path
 
     class Meta:
         model = Dataset
         fields = ["id", "name", "kind", "owner", "description", "status", "source", "original_filename", "file_format",
                   "delimiter", "size_bytes", "sha256", "n_rows", "columns", "label_rate", "errors", "warnings",
-                  "created_at", "validated_at"]
+                  "progress", "url", "created_at", "validated_at"]
         read_only_fields = fields
 
 
@@ -45,6 +52,12 @@ class RolesSerializer(serializers.Serializer):
     roles = serializers.DictField(child=serializers.CharField(), help_text="column name -> role")
 
 
+def created_response(dataset: Dataset, request: Request) -> Response:
+    """201 with the dataset when it was profiled in the request; 202 with its URL to poll when a worker profiles it."""
+    body = DatasetSerializer(dataset, context={"request": request}).data
+    return Response(body, status=202 if dataset.is_profiling else 201, headers={"Location": body["url"]})
+
+
 class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Datasets you own (staff: all). Upload with multipart POST; a failed upload keeps nothing."""
 
@@ -56,7 +69,8 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         kind = self.request.query_params.get("kind")
         return qs.filter(kind=kind) if kind else qs
 
-    @extend_schema(request={"multipart/form-data": DatasetUploadSerializer}, responses={201: DatasetSerializer})
+    @extend_schema(request={"multipart/form-data": DatasetUploadSerializer},
+                   responses={201: DatasetSerializer, 202: DatasetSerializer})
     def create(self, request: Request) -> Response:
         payload = request.data  # parses the multipart body, streaming the file to disk
         upload_error = getattr(request._request, "upload_error", None)
@@ -74,7 +88,7 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
             )
         except DatasetError as exc:
             return Response({"errors": exc.messages}, status=400)
-        return Response(DatasetSerializer(dataset).data, status=201)
+        return created_response(dataset, request)
 
     def perform_destroy(self, instance: Dataset) -> None:
         services.delete_dataset(instance)

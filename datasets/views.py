@@ -49,15 +49,23 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
                 errors = exc.messages
             else:
                 if wants_json:
-                    return JsonResponse({"id": dataset.pk, "url": dataset.get_absolute_url()}, status=201)
-                messages.success(request, f"Uploaded {dataset.name}: {dataset.n_rows:,} rows.")
+                    return JsonResponse({"id": dataset.pk, "url": dataset.get_absolute_url(), "status": dataset.status},
+                                        status=202 if dataset.is_profiling else 201)
+                messages.success(request, upload_message(dataset))
                 return redirect(dataset)
         else:
             errors = [f"{field}: {' '.join(errs)}" if field != "__all__" else " ".join(errs) for field, errs in form.errors.items()]
         if wants_json:
             return JsonResponse({"errors": errors}, status=400)
         return render(request, "datasets/upload.html", {"form": form, "errors": errors, "limit_mb": _limit_mb()}, status=400)
-    return render(request, "datasets/upload.html", {"form": DatasetUploadForm(), "limit_mb": _limit_mb()})
+    return render(request, "datasets/upload.html", {"form": DatasetUploadForm(), "limit_mb": _limit_mb(),
+                                                    "chunk_bytes": settings.DATASET_UPLOAD_CHUNK_BYTES})
+
+
+def upload_message(dataset) -> str:
+    if dataset.is_profiling:
+        return f"Uploaded {dataset.name}; a worker is profiling it now."
+    return f"Uploaded {dataset.name}: {dataset.n_rows:,} rows."
 
 
 def _limit_mb() -> int:
@@ -77,7 +85,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             except DatasetError as exc:
                 role_errors = exc.messages
             else:
-                messages.success(request, "Column roles saved.")
+                messages.success(request, "Column roles saved; the dataset is ready for training.")
                 return redirect(dataset)
     jobs = jobs_visible_to(request.user).filter(dataset=dataset)
     columns, ranked = leaderboard(jobs)
@@ -86,6 +94,17 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "leaderboard": ranked, "leaderboard_columns": columns, "algorithms": algorithms_for_kind(dataset.kind),
         "label_rate": dataset.label_rate,
     })
+
+
+@login_required
+def dataset_progress(request: HttpRequest, pk: int) -> HttpResponse:
+    """The live profiling panel (HTMX poll); once profiling ends the page reloads to show the result."""
+    dataset = get_object_or_404(datasets_visible_to(request.user).only("id", "status", "progress"), pk=pk)
+    if not dataset.is_profiling:
+        response = HttpResponse("")
+        response["HX-Refresh"] = "true"
+        return response
+    return render(request, "datasets/_profiling.html", {"dataset": dataset})
 
 
 @login_required

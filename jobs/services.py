@@ -23,6 +23,16 @@ class JobError(ValueError):
         super().__init__("; ".join(f"{k}: {v}" for k, v in errors.items()))
 
 
+def not_ready_message(dataset: Dataset) -> str:
+    """Why jobs cannot run on ``dataset`` yet, in the analyst's words."""
+    if dataset.status == Dataset.Status.PROFILING:
+        return (f"`{dataset.name}` is still being profiled ({dataset.progress:.0%} read); submit the job once its "
+                "page says it is ready.")
+    if dataset.status == Dataset.Status.NEEDS_ROLES:
+        return f"`{dataset.name}` needs its column roles confirmed on the dataset page before training."
+    return f"`{dataset.name}` did not pass validation: {' '.join(dataset.errors)}"
+
+
 def submit_job(*, owner, dataset: Dataset, algorithm: str, params: dict | None = None, name: str = "",
                device_preference: str = Job.DevicePreference.AUTO) -> Job:
     """Validate the request, create the job and put it on the right queue once the row is committed."""
@@ -33,7 +43,7 @@ def submit_job(*, owner, dataset: Dataset, algorithm: str, params: dict | None =
     if algo.kind != dataset.kind:
         raise JobError({"algorithm": f"{algo.label} trains on {algo.kind} datasets; `{dataset.name}` is a {dataset.kind} dataset."})
     if dataset.status != Dataset.Status.READY:
-        raise JobError({"dataset": f"`{dataset.name}` did not pass validation: {' '.join(dataset.errors)}"})
+        raise JobError({"dataset": not_ready_message(dataset)})
     missing = [role for role in algo.required_roles if not dataset.columns_with_role(role)]
     if missing:
         raise JobError({"dataset": f"{algo.label} needs a column with role {', '.join(missing)}; set it on the dataset page."})

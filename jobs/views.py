@@ -47,6 +47,10 @@ def job_new(request: HttpRequest) -> HttpResponse:
     source = request.POST if request.method == "POST" else request.GET
     dataset = datasets.filter(pk=source.get("dataset")).first() if str(source.get("dataset", "")).isdigit() else None
     algorithm = None
+    if dataset is None and str(source.get("dataset", "")).isdigit():
+        waiting = datasets_visible_to(request.user).filter(pk=source.get("dataset")).first()
+        if waiting is not None:  # visible but not ready: say why instead of an empty form
+            messages.warning(request, services.not_ready_message(waiting))
     if dataset is not None:
         choices = algorithms_for_kind(dataset.kind)
         keys = [a.key for a in choices]

@@ -24,6 +24,7 @@ urlpatterns = [
     path("attributes/", include("attributes.urls")),
     path("admin/", admin.site.urls),
     path("api/attributes/", include(("attributes.api", "attributes-api"))),
+    path("api/uploads/", include("datasets.upload_api")),
     path("api/", include(router.urls)),
     path("api/algorithms/", algorithm_list, name="api-algorithms"),
     path("api/auth/token/", obtain_auth_token, name="api-token"),

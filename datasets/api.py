@@ -22,6 +22,8 @@ class DatasetSerializer(serializers.ModelSerializer):
     label_rate = serializers.FloatField(read_only=True, allow_null=True)
     url = serializers.SerializerMethodField(help_text="This dataset in the API: poll it while status is `profiling`.")
 
+    page_url = serializers.CharField(source="get_absolute_url", read_only=True, help_text="The dataset's page.")
+
     def get_url(self, dataset: Dataset) -> str:
         request = self.context.get("request")
         path = reverse("dataset-detail", args=[dataset.pk])
@@ -31,7 +33,7 @@ class DatasetSerializer(serializers.ModelSerializer):
         model = Dataset
         fields = ["id", "name", "kind", "owner", "description", "status", "source", "original_filename", "file_format",
                   "delimiter", "size_bytes", "sha256", "n_rows", "columns", "label_rate", "errors", "warnings",
-                  "progress", "url", "created_at", "validated_at"]
+                  "progress", "url", "page_url", "created_at", "validated_at"]
         read_only_fields = fields
 
 

@@ -57,9 +57,15 @@ def dataset_upload(request: HttpRequest) -> HttpResponse:
             errors = [f"{field}: {' '.join(errs)}" if field != "__all__" else " ".join(errs) for field, errs in form.errors.items()]
         if wants_json:
             return JsonResponse({"errors": errors}, status=400)
-        return render(request, "datasets/upload.html", {"form": form, "errors": errors, "limit_mb": _limit_mb()}, status=400)
-    return render(request, "datasets/upload.html", {"form": DatasetUploadForm(), "limit_mb": _limit_mb(),
-                                                    "chunk_bytes": settings.DATASET_UPLOAD_CHUNK_BYTES})
+        return render(request, "datasets/upload.html", {"form": form, "errors": errors, **_limits()}, status=400)
+    return render(request, "datasets/upload.html", {"form": DatasetUploadForm(), **_limits()})
+
+
+PAGE_CHUNK_BYTES = 8 * 1024 * 1024  # what the upload page sends per request (at most the server's chunk limit)
+
+
+def _limits() -> dict:
+    return {"limit_mb": _limit_mb(), "chunk_bytes": min(PAGE_CHUNK_BYTES, settings.DATASET_UPLOAD_CHUNK_BYTES)}
 
 
 def upload_message(dataset) -> str:
@@ -99,7 +105,7 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def dataset_progress(request: HttpRequest, pk: int) -> HttpResponse:
     """The live profiling panel (HTMX poll); once profiling ends the page reloads to show the result."""
-    dataset = get_object_or_404(datasets_visible_to(request.user).only("id", "status", "progress"), pk=pk)
+    dataset = get_object_or_404(datasets_visible_to(request.user).defer("columns", "preview"), pk=pk)
     if not dataset.is_profiling:
         response = HttpResponse("")
         response["HX-Refresh"] = "true"

@@ -20,8 +20,11 @@ import gzip
 import io
 import math
 import re
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
+from queue import Empty, Full, Queue
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -32,7 +35,7 @@ import pyarrow.parquet as pq
 from .profiling import (
     DISTINCT_CAP, PREVIEW_ROWS, SEQUENCE_SAMPLE, SNIFF_BYTES, VALUE_COUNTS_MAX, ColumnProfile, DatasetError,
     TableProfile, _keep_one_label, _preview_dict, _utf8_message, check_header, detect_format, infer_role,
-    parquet_columns, sequence_stats, sniff_delimiter,
+    SEQUENCE_MAX_ITEM, SEQUENCE_SEPARATORS, _ID_TOKEN, _INT_TOKEN, parquet_columns, sniff_delimiter,
 )
 
 BLOCK_BYTES = 16 * 1024 * 1024  # CSV text per read block; a single line longer than this is refused
@@ -85,7 +88,7 @@ class ColumnStats:
         self.name = name
         self.kinds: set[str] = set()
         self.missing = 0
-        self.distinct: set[int] = set()  # hashes of the values: exact until the cap
+        self.uniques: pa.Array | None = None  # the distinct values so far: exact until the cap
         self.capped = False
         self.total = 0.0
         self.count = 0
@@ -95,7 +98,8 @@ class ColumnStats:
         self.too_many_values = False
         self.pipe_hits = 0
         self.strings = 0
-        self.seq_sample: list[str] = []
+        self.seq_sample: list[pa.Array] = []  # the first SEQUENCE_SAMPLE text values
+        self.seq_count = 0
 
     def update(self, array: pa.Array | pa.ChunkedArray) -> None:
         t = array.type
@@ -125,18 +129,24 @@ class ColumnStats:
         elif kind == "string":
             self.strings += len(values)
             self.pipe_hits += pc.sum(pc.match_substring(values, "|")).as_py() or 0
-            if len(self.seq_sample) < SEQUENCE_SAMPLE:
-                self.seq_sample.extend(values.slice(0, SEQUENCE_SAMPLE - len(self.seq_sample)).to_pylist())
+            if self.seq_count < SEQUENCE_SAMPLE:
+                piece = values.slice(0, SEQUENCE_SAMPLE - self.seq_count)
+                self.seq_sample.append(piece)
+                self.seq_count += len(piece)
+        if self.capped and self.too_many_values:
+            return
+        uniques = pc.unique(values)
         if not self.capped:
-            self.distinct.update(map(hash, pc.unique(values).to_pylist()))
-            if len(self.distinct) > DISTINCT_CAP:
-                self.capped = True
-                self.distinct = set(list(self.distinct)[: DISTINCT_CAP])
+            merged = uniques if self.uniques is None else pc.unique(pa.concat_arrays([self.uniques, uniques]))
+            if len(merged) > DISTINCT_CAP:
+                self.capped, self.uniques = True, None
+            else:
+                self.uniques = merged
         if not self.too_many_values:
-            counts = pc.value_counts(values)
-            if len(counts) > VALUE_COUNTS_MAX:
+            if len(uniques) > VALUE_COUNTS_MAX:
                 self.too_many_values, self.value_counts = True, {}
                 return
+            counts = pc.value_counts(values)
             for value, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
                 key = str(value)
                 self.value_counts[key] = self.value_counts.get(key, 0) + int(n)
@@ -162,15 +172,40 @@ class ColumnStats:
             name=self.name,
             dtype=dtype,
             missing=self.missing,
-            distinct=min(len(self.distinct), DISTINCT_CAP),
+            distinct=DISTINCT_CAP if self.capped else (len(self.uniques) if self.uniques is not None else 0),
             distinct_capped=self.capped,
             min=self.min if numeric else None,
             max=self.max if numeric else None,
             mean=self.total / self.count if numeric else None,
             values=None if self.too_many_values else dict(sorted(self.value_counts.items(), key=lambda kv: -kv[1])),
             pipe_share=self.pipe_hits / self.strings if self.strings else 0.0,
-            sequence=sequence_stats(pd.Series(self.seq_sample, dtype=object)) if dtype == "string" else None,
+            sequence=sequence_stats_arrow(self.seq_sample) if dtype == "string" else None,
         )
+
+
+def sequence_stats_arrow(pieces: list[pa.Array]) -> dict[str, Any]:
+    """:func:`datasets.profiling.sequence_stats` on Arrow text, with pyarrow's vectorised regexes.
+
+    RE2 has no look-ahead, so "at least one non-blank item" is a second search; ``\\w`` is ASCII
+    there (Python's is Unicode): ids with non-ASCII letters count as not-ids, as free text would.
+    """
+    text = pc.utf8_trim_whitespace(pa.chunked_array(pieces, pa.string()) if pieces else pa.chunked_array([], pa.string()))
+    n = len(text)
+    if not n:
+        return {"sep": None, "multi_share": 0.0, "id_share": 0.0, "parse_share": 1.0, "bad_example": None}
+    hits = {sep: pc.sum(pc.match_substring(text, sep)).as_py() or 0 for sep in SEQUENCE_SEPARATORS}
+    sep = max(SEQUENCE_SEPARATORS, key=lambda k: hits[k])
+    if not hits[sep]:
+        sep = "|"
+    token, gap = (_INT_TOKEN, r"\s*") if sep in ",;" else (_ID_TOKEN, "")
+    q = re.escape(sep)
+    ids = pc.match_substring_regex(text, rf"^{token}(?:{gap}{q}{gap}{token})*$")
+    item = rf"[^{q}]{{0,{SEQUENCE_MAX_ITEM}}}"
+    parsed = pc.and_(pc.match_substring_regex(text, rf"^{item}(?:{q}{item})*$"),
+                     pc.match_substring_regex(text, rf"[^\s{q}]"))
+    bad = pc.filter(text, pc.invert(parsed))
+    return {"sep": sep, "multi_share": round(hits[sep] / n, 4), "id_share": round(pc.mean(ids).as_py(), 4),
+            "parse_share": round(pc.mean(parsed).as_py(), 4), "bad_example": bad[0].as_py()[:80] if len(bad) else None}
 
 
 def _kind(values: pa.Array) -> str:
@@ -220,13 +255,58 @@ class Profiler:
                             columns=[p.as_dict(self.n_rows) for p in profiles], preview=_preview_dict(self.preview))
 
 
+def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
+    """Iterate ``batches`` on a background thread, ``depth`` ahead: parsing the next CSV block overlaps
+    with profiling and writing this one (pyarrow releases the GIL in all three)."""
+    queue: Queue = Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        queue.put(batch, timeout=0.2)
+                        break
+                    except Full:
+                        continue
+                if stop.is_set():
+                    return
+            queue.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            queue.put(exc)
+
+    thread = threading.Thread(target=produce, name="ingest-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = queue.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                queue.get(timeout=0.2)
+            except Empty:
+                pass
+        thread.join()
+
+
 class _RowGroupWriter:
-    """Buffers record batches and writes row groups of ``ROW_GROUP_ROWS`` rows to a Parquet file."""
+    """Buffers record batches and writes row groups of ``ROW_GROUP_ROWS`` rows to a Parquet file,
+    on a background thread (so writing one row group overlaps with reading the next)."""
 
     def __init__(self, path: Path | None, schema: pa.Schema):
         self.writer = pq.ParquetWriter(path, schema, compression="snappy") if path is not None else None
         self.buffer: list[pa.RecordBatch] = []
         self.rows = 0
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") if self.writer else None
+        self.pending: Future | None = None
 
     def write(self, batch: pa.RecordBatch) -> None:
         if self.writer is None:
@@ -238,12 +318,30 @@ class _RowGroupWriter:
 
     def flush(self) -> None:
         if self.writer is not None and self.buffer:
-            self.writer.write_table(pa.Table.from_batches(self.buffer), row_group_size=ROW_GROUP_ROWS)
+            self._wait()
+            table = pa.Table.from_batches(self.buffer)
+            self.pending = self.pool.submit(self.writer.write_table, table, row_group_size=ROW_GROUP_ROWS)
         self.buffer, self.rows = [], 0
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
 
     def close(self) -> None:
         if self.writer is not None:
             self.flush()
+            self._wait()
+            self.writer.close()
+            self.pool.shutdown()
+
+    def abort(self) -> None:
+        if self.writer is not None:
+            try:
+                self._wait()
+            except Exception:  # noqa: BLE001 - already failing; the partial file is removed by the caller
+                pass
+            self.pool.shutdown()
             self.writer.close()
 
 
@@ -438,7 +536,7 @@ def _read_csv_once(path: Path, file_format: str, tmp: Path | None, delim: str, n
                                    f"{len(reader.schema)} by another. Check the quotes in the header line.")
             schema = pa.schema([pa.field(n, f.type) for n, f in zip(names, reader.schema)])
             writer = _RowGroupWriter(tmp, schema)
-            for batch in reader:
+            for batch in _prefetch(reader):
                 batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
                 profiler.update(batch)
                 writer.write(batch)
@@ -446,9 +544,13 @@ def _read_csv_once(path: Path, file_format: str, tmp: Path | None, delim: str, n
                     progress(min(raw.tell() / size, 0.99) if size else 0.99)
             writer.close()
         except (pa.ArrowException, OSError) as exc:
-            if writer is not None and writer.writer is not None:
-                writer.writer.close()
+            if writer is not None:
+                writer.abort()
             raise _csv_error(exc, path, file_format, raw_names, invalid, counter, limit, types) from None
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
     finally:
         source.close()
         raw.close()
@@ -567,9 +669,10 @@ def _ingest_parquet(path: Path, tmp: Path | None, progress: Progress | None) -> 
             if progress is not None:
                 progress(min(profiler.n_rows / total, 0.99))
         writer.close()
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
-        if writer.writer is not None:
-            writer.writer.close()
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError, DatasetError) as exc:
+        writer.abort()
+        if isinstance(exc, DatasetError):
+            raise
         raise DatasetError(f"The Parquet file could not be read: {exc}") from None
     profile = profiler.finish("parquet", None)
     profile.copied = write is not None

@@ -1,26 +1,22 @@
-"""Read an uploaded table in bounded memory, check it, and describe its columns.
+"""What a profiled column looks like, the checks on a file's bytes and header, and the role guesses.
 
-Plain pandas/pyarrow, no Django: the same code profiles a browser upload, an API upload, a demo
-file and an admin re-validation. Files are read in chunks (CSV) or record batches (Parquet), so a
-multi-gigabyte upload never sits in memory at once.
+Plain pandas/pyarrow, no Django. The streamed pass over the file (the profile and the Parquet copy
+in one read) is :mod:`datasets.ingest`; :func:`profile_file` is that pass without the copy.
 """
 from __future__ import annotations
 
 import csv
 import gzip
-import io
 import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
-CHUNK_ROWS = 200_000
 DISTINCT_CAP = 100_000
 VALUE_COUNTS_MAX = 20
 PREVIEW_ROWS = 20
@@ -186,11 +182,6 @@ def _best_delimiter(lines: list[str]) -> str | None:
     return best
 
 
-def read_csv_header(sample: str, delimiter: str) -> list[str]:
-    header = next(csv.reader([sample.splitlines()[0]], delimiter=delimiter))
-    return [h.strip() for h in header]
-
-
 def check_header(names: list[str]) -> None:
     """Reject empty and duplicate column names with a message that names them."""
     blanks = [i + 1 for i, n in enumerate(names) if not n]
@@ -207,48 +198,7 @@ def check_header(names: list[str]) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Chunked reading
-
-
-def iter_chunks(path: Path, file_format: str, delimiter: str | None = None, columns: list[str] | None = None,
-                chunk_rows: int = CHUNK_ROWS) -> Iterator[pd.DataFrame]:
-    """Yield the table in chunks of about ``chunk_rows`` rows, raising DatasetError on bad rows."""
-    if file_format == "parquet":
-        try:
-            pf = pq.ParquetFile(path)
-            for batch in pf.iter_batches(batch_size=chunk_rows, columns=columns or parquet_columns(pf)):
-                yield batch.to_pandas(ignore_metadata=True)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise DatasetError(f"The Parquet file could not be read: {exc}") from None
-        return
-    reader = pd.read_csv(
-        path,
-        sep=delimiter or ",",
-        chunksize=chunk_rows,
-        encoding="utf-8-sig",
-        compression="gzip" if file_format == "csv.gz" else None,
-        usecols=columns,
-        low_memory=False,
-    )
-    try:
-        yield from reader
-    except UnicodeDecodeError as exc:
-        raise DatasetError(_utf8_message(exc)) from None
-    except pd.errors.ParserError as exc:
-        raise DatasetError(_ragged_message(str(exc))) from None
-    except (EOFError, OSError, gzip.BadGzipFile) as exc:
-        raise DatasetError(f"The file could not be read to the end ({exc}). Was the upload cut short?") from None
-
-
-def _ragged_message(text: str) -> str:
-    m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", text)
-    if m:
-        expected, line, saw = m.groups()
-        return (
-            f"Ragged rows: line {line} has {saw} fields but the header has {expected}. "
-            "Check for an unquoted delimiter inside a value or a missing column on that line."
-        )
-    return f"The CSV could not be parsed: {text}"
+# Reading
 
 
 def parquet_columns(pf: pq.ParquetFile) -> list[str]:
@@ -285,94 +235,6 @@ def profile_file(path: Path, *, delimiter: str | None = None, max_decompressed_b
     from .ingest import ingest_file
 
     return ingest_file(path, None, delimiter=delimiter, max_decompressed_bytes=max_decompressed_bytes)
-
-
-class _ColumnAccumulator:
-    """Running statistics of one column across chunks (bounded memory)."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.kinds: set[str] = set()
-        self.missing = 0
-        self.distinct: set = set()
-        self.capped = False
-        self.total = 0.0
-        self.count = 0
-        self.min = math.inf
-        self.max = -math.inf
-        self.value_counts: dict[str, int] = {}
-        self.too_many_values = False
-        self.pipe_hits = 0
-        self.strings = 0
-        self.seq_sample: list[str] = []
-
-    def update(self, s: pd.Series) -> None:
-        missing_mask = s.isna()
-        self.missing += int(missing_mask.sum())
-        s = s[~missing_mask]
-        if s.empty:
-            return
-        kind = _series_kind(s)
-        self.kinds.add(kind)
-        if kind == "list":
-            self.strings += len(s)
-            self.pipe_hits += len(s)
-            return
-        if kind in ("int", "float", "bool"):
-            values = s.astype("float64").to_numpy()
-            self.total += float(values.sum())
-            self.count += len(values)
-            self.min = min(self.min, float(values.min()))
-            self.max = max(self.max, float(values.max()))
-        elif kind == "string":
-            text = s.astype(str)
-            self.strings += len(text)
-            self.pipe_hits += int(text.str.contains("|", regex=False).sum())
-            if len(self.seq_sample) < SEQUENCE_SAMPLE:
-                self.seq_sample.extend(text.iloc[: SEQUENCE_SAMPLE - len(self.seq_sample)].tolist())
-        if not self.capped:
-            uniques = pd.unique(s.astype(str) if kind in ("string", "datetime") else s)
-            self.distinct.update(uniques.tolist())
-            if len(self.distinct) > DISTINCT_CAP:
-                self.capped = True
-        if not self.too_many_values:
-            counts = s.astype(str).value_counts()
-            for value, count in counts.items():
-                self.value_counts[value] = self.value_counts.get(value, 0) + int(count)
-            if len(self.value_counts) > VALUE_COUNTS_MAX:
-                self.too_many_values = True
-                self.value_counts = {}
-
-    def finish(self, n_rows: int) -> ColumnProfile:
-        kinds = self.kinds
-        if not kinds:
-            dtype = "empty"
-        elif kinds == {"int"}:
-            dtype = "int"
-        elif kinds <= {"int", "float"}:
-            dtype = "float"
-        elif kinds == {"bool"}:
-            dtype = "bool"
-        elif kinds == {"datetime"}:
-            dtype = "datetime"
-        elif "list" in kinds:
-            dtype = "list"
-        else:
-            dtype = "string"
-        numeric = dtype in ("int", "float", "bool") and self.count
-        return ColumnProfile(
-            name=self.name,
-            dtype=dtype,
-            missing=self.missing,
-            distinct=min(len(self.distinct), DISTINCT_CAP),
-            distinct_capped=self.capped,
-            min=self.min if numeric else None,
-            max=self.max if numeric else None,
-            mean=self.total / self.count if numeric else None,
-            values=None if self.too_many_values else dict(sorted(self.value_counts.items(), key=lambda kv: -kv[1])),
-            pipe_share=self.pipe_hits / self.strings if self.strings else 0.0,
-            sequence=sequence_stats(pd.Series(self.seq_sample, dtype=object)) if dtype == "string" else None,
-        )
 
 
 def sequence_stats(text: pd.Series) -> dict[str, Any]:
@@ -414,23 +276,6 @@ def looks_like_sequence(p: ColumnProfile | dict) -> bool:
     lname = get("name").strip().lower()
     hinted = any(h in lname for h in SEQUENCE_NAME_HINTS)
     return stats["id_share"] >= 0.98 and (stats["multi_share"] >= 0.3 or hinted)
-
-
-def _series_kind(s: pd.Series) -> str:
-    dtype = s.dtype
-    if pd.api.types.is_bool_dtype(dtype):
-        return "bool"
-    if pd.api.types.is_integer_dtype(dtype):
-        return "int"
-    if pd.api.types.is_float_dtype(dtype):
-        values = s.to_numpy(dtype="float64")
-        return "int" if np.all(np.mod(values, 1) == 0) else "float"
-    if pd.api.types.is_datetime64_any_dtype(dtype):
-        return "datetime"
-    first = s.iloc[0]
-    if isinstance(first, (list, tuple, np.ndarray)):
-        return "list"
-    return "string"
 
 
 LABEL_NAMES = {"label", "labels", "click", "clicked", "is_click", "clk", "target", "y", "outcome"}

@@ -38,10 +38,10 @@ from .profiling import (
     SEQUENCE_MAX_ITEM, SEQUENCE_SEPARATORS, _ID_TOKEN, _INT_TOKEN, parquet_columns, sniff_delimiter,
 )
 
-BLOCK_BYTES = 16 * 1024 * 1024  # CSV text per read block; a single line longer than this is refused
+BLOCK_BYTES = 4 * 1024 * 1024  # CSV text per read block
 TYPE_SAMPLE_BYTES = 2 * 1024 * 1024  # CSV text the column types are inferred from
 BATCH_ROWS = 262_144  # Parquet rows per read batch
-ROW_GROUP_ROWS = 262_144  # rows per row group of the copy
+ROW_GROUP_ROWS = 131_072  # rows per row group of the copy
 ROW_GROUP_MAX_ROWS = 1_048_576  # a Parquet upload with bigger row groups is rewritten
 MAX_RESTARTS = 64
 NULL_VALUES = ["", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
@@ -89,6 +89,8 @@ class ColumnStats:
         self.kinds: set[str] = set()
         self.missing = 0
         self.uniques: pa.Array | None = None  # the distinct values so far: exact until the cap
+        self.pending_uniques: list[pa.Array] = []  # per-batch distinct values not merged yet
+        self.pending_len = 0
         self.capped = False
         self.total = 0.0
         self.count = 0
@@ -120,28 +122,27 @@ class ColumnStats:
             self.pipe_hits += len(values)
             return
         if kind in ("int", "float", "bool"):
-            numbers = pc.cast(values, pa.float64())
-            lo_hi = pc.min_max(numbers)
-            self.min = min(self.min, lo_hi["min"].as_py())
-            self.max = max(self.max, lo_hi["max"].as_py())
-            self.total += pc.sum(numbers).as_py()
-            self.count += len(numbers)
-        elif kind == "string":
-            self.strings += len(values)
-            self.pipe_hits += pc.sum(pc.match_substring(values, "|")).as_py() or 0
-            if self.seq_count < SEQUENCE_SAMPLE:
-                piece = values.slice(0, SEQUENCE_SAMPLE - self.seq_count)
-                self.seq_sample.append(piece)
-                self.seq_count += len(piece)
+            lo_hi = pc.min_max(values)
+            self.min = min(self.min, float(lo_hi["min"].as_py()))
+            self.max = max(self.max, float(lo_hi["max"].as_py()))
+            self.total += pc.sum(pc.cast(values, pa.float64())).as_py()  # float: an int64 sum could overflow
+            self.count += len(values)
+        elif kind == "string" and self.seq_count < SEQUENCE_SAMPLE:
+            # The sequence hints (share holding a "|", separators, id patterns) come from the first
+            # SEQUENCE_SAMPLE values: a scan of every row would cost as much as parsing the file.
+            piece = values.slice(0, SEQUENCE_SAMPLE - self.seq_count)
+            self.seq_sample.append(piece)
+            self.seq_count += len(piece)
+            self.strings += len(piece)
+            self.pipe_hits += pc.sum(pc.match_substring(piece, "|")).as_py() or 0
         if self.capped and self.too_many_values:
             return
         uniques = pc.unique(values)
         if not self.capped:
-            merged = uniques if self.uniques is None else pc.unique(pa.concat_arrays([self.uniques, uniques]))
-            if len(merged) > DISTINCT_CAP:
-                self.capped, self.uniques = True, None
-            else:
-                self.uniques = merged
+            self.pending_uniques.append(uniques)
+            self.pending_len += len(uniques)
+            if self.pending_len > 2 * DISTINCT_CAP:  # merge rarely: each merge is a hash pass
+                self._merge_uniques()
         if not self.too_many_values:
             if len(uniques) > VALUE_COUNTS_MAX:
                 self.too_many_values, self.value_counts = True, {}
@@ -153,7 +154,21 @@ class ColumnStats:
             if len(self.value_counts) > VALUE_COUNTS_MAX:
                 self.too_many_values, self.value_counts = True, {}
 
+    def _merge_uniques(self) -> None:
+        pieces = ([self.uniques] if self.uniques is not None else []) + self.pending_uniques
+        self.pending_uniques, self.pending_len = [], 0
+        if not pieces:
+            return
+        merged = pieces[0] if len(pieces) == 1 else pc.unique(pa.concat_arrays(pieces))
+        if len(merged) > DISTINCT_CAP:
+            self.capped, self.uniques = True, None
+        else:
+            self.uniques = merged
+            self.pending_len = len(merged)
+
     def finish(self) -> ColumnProfile:
+        if not self.capped:
+            self._merge_uniques()
         kinds = self.kinds
         if not kinds:
             dtype = "empty"

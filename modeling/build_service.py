@@ -29,7 +29,7 @@ def with_registered_table(algorithm: Algorithm) -> Algorithm:
                 name=f"{job.dataset.name}: sequences (job #{job.pk})", kind="ctr", role_overrides=roles,
                 description=f"Behaviour sequences built by job #{job.pk} from `{job.dataset.name}` "
                             f"(max_len {ctx.params['max_len']}, split {ctx.params['split']}).",
-                source=Dataset.Source.DERIVED)
+                source=Dataset.Source.DERIVED, inline=True)  # already on a worker: profile here, ready at once
         path.unlink()  # the dataset keeps its own copy
         s.pop("table_file")
         s["built_dataset_id"], s["built_dataset_name"] = dataset.pk, dataset.name

@@ -26,6 +26,6 @@ def create_synthetic_uplift_dataset(*, owner, rows: int = 50_000, arms: int = 4,
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"synthetic_uplift_seed{seed}.csv"
         frame.to_csv(path, index=False)
-        return create_dataset(owner=owner, source_file=path, filename=path.name, name=name, kind="uplift",
+        return create_dataset(inline=True, owner=owner, source_file=path, filename=path.name, name=name, kind="uplift",
                               description=description, role_overrides=synthetic_roles(frame),
                               source=Dataset.Source.SYNTHETIC)

@@ -97,7 +97,7 @@ class Command(BaseCommand):
             if Dataset.objects.filter(owner=owner, name=name).exists():
                 self.stdout.write(f"= {name} already loaded")
                 continue
-            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=name, kind="ctr",
+            dataset = create_dataset(inline=True, owner=owner, source_file=path, filename=path.name, name=name, kind="ctr",
                                      description=description, role_overrides=roles, source=Dataset.Source.DEMO)
             self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
         self._load_oa_mine(owner, data_dir)
@@ -135,7 +135,7 @@ class Command(BaseCommand):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / f"{slug.replace('-', '_')}_attributes.csv"
             to_long_table(products, labels, unlabelled=unlabelled).to_csv(path, index=False)
-            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=name,
+            dataset = create_dataset(inline=True, owner=owner, source_file=path, filename=path.name, name=name,
                                      kind="attributes", description=description, source=Dataset.Source.DEMO)
         self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
 
@@ -154,7 +154,7 @@ class Command(BaseCommand):
         table = build_sequences(log.events, fields=log.fields, config=SequenceConfig(max_len=50, split="last", valid_events=5, test_events=10), as_lists=True)
         with tempfile.TemporaryDirectory() as tmp:
             path = write_sequences(table, Path(tmp) / "movielens_sequences.parquet")
-            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=MOVIELENS_NAME, kind="ctr",
+            dataset = create_dataset(inline=True, owner=owner, source_file=path, filename=path.name, name=MOVIELENS_NAME, kind="ctr",
                                      description=MOVIELENS_DESCRIPTION, role_overrides=sequence_roles(log.fields),
                                      source=Dataset.Source.DEMO)
         self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
@@ -168,7 +168,7 @@ class Command(BaseCommand):
             if Dataset.objects.filter(owner=owner, name=name).exists():
                 self.stdout.write(f"= {name} already loaded")
                 continue
-            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=name, kind="uplift",
+            dataset = create_dataset(inline=True, owner=owner, source_file=path, filename=path.name, name=name, kind="uplift",
                                      description=description, role_overrides=roles, source=Dataset.Source.DEMO)
             self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))
 
@@ -180,7 +180,7 @@ class Command(BaseCommand):
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "synthetic_ctr.csv"
             synthetic_ctr(50_000, seed=7).to_csv(path, index=False)
-            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, name=name, kind="ctr",
+            dataset = create_dataset(inline=True, owner=owner, source_file=path, filename=path.name, name=name, kind="ctr",
                                      description="SYNTHETIC data from a seeded generator (clicks follow a known logistic model); "
                                                  "not real user behaviour.", source=Dataset.Source.SYNTHETIC)
         self.stdout.write(self.style.SUCCESS(f"+ {dataset}"))

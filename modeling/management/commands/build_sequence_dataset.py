@@ -96,7 +96,7 @@ class Command(BaseCommand):
             owner, _ = get_user_model().objects.get_or_create(username=options["owner"])
             name = options["name"] or f"{options['source'] if options['source'] in DESCRIPTIONS else output.stem} sequences"
             try:
-                dataset = create_dataset(owner=owner, source_file=output, filename=output.name, name=name, kind="ctr",
+                dataset = create_dataset(inline=True, owner=owner, source_file=output, filename=output.name, name=name, kind="ctr",
                                          description=description, role_overrides=sequence_roles(log.fields, feedback=config.feedback,
                                                                        event_fields=log.event_fields),
                                          source=Dataset.Source.DERIVED)
@@ -112,7 +112,7 @@ class Command(BaseCommand):
         owner, _ = get_user_model().objects.get_or_create(username=options["owner"])
         base = options["name"] or f"{options['source'] if options['source'] in DESCRIPTIONS else Path(options['output']).stem} sequences"
         try:
-            dataset = create_dataset(owner=owner, source_file=path, filename=path.name, kind="item_table",
+            dataset = create_dataset(inline=True, owner=owner, source_file=path, filename=path.name, kind="item_table",
                                      name=f"{base}: item vectors ({embeddings.method}, {embeddings.dim}-d)",
                                      description=f"Content embedding of each item's text ({embeddings.method}), built "
                                                  f"with build_sequence_dataset; set a sequence model's item_table to "

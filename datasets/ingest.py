@@ -577,9 +577,11 @@ def _csv_error(exc: Exception, path: Path, file_format: str, raw_names: list[str
                types) -> Exception:
     text = str(exc)
     if counter.over_limit:
-        return DatasetError(
+        error = DatasetError(
             f"The gzip file expands to more than {limit / 1024 / 1024:,.0f} MB of text (DATASET_MAX_DECOMPRESSED_MB). "
             "Upload a smaller file, or ask an administrator to raise the limit.")
+        error.decompressed_limit = limit
+        return error
     if invalid:
         row = invalid[0]
         line = _find_line(path, file_format, row.text)

@@ -28,6 +28,7 @@ from .uploads import size_limit_message
 
 COPY_CHUNK = 4 * 1024 * 1024
 COLUMNAR_NAME = "columnar.parquet"
+INLINE_EXPANSION = 16  # a gzip profiled in the request may expand to this many times the inline size
 
 
 def datasets_root() -> Path:
@@ -52,10 +53,11 @@ class IngestResult:
 
 
 def _ingest(path: Path, columnar: Path, kind, delimiter: str | None, overrides: dict[str, str],
-            progress=None, keep_known: bool = False) -> IngestResult:
+            progress=None, keep_known: bool = False, max_decompressed_bytes: int | None = None) -> IngestResult:
     """Profile ``path`` and write its columnar copy to ``columnar`` in one pass; raise DatasetError."""
-    profile = ingest_file(path, columnar, delimiter=delimiter,
-                          max_decompressed_bytes=settings.DATASET_MAX_DECOMPRESSED_BYTES, progress=progress)
+    limit = settings.DATASET_MAX_DECOMPRESSED_BYTES
+    profile = ingest_file(path, columnar, delimiter=delimiter, progress=progress,
+                          max_decompressed_bytes=min(limit, max_decompressed_bytes or limit))
     if keep_known:  # re-validation: keep earlier roles only for columns that are still there
         names = {c["name"] for c in profile.columns}
         overrides = {n: r for n, r in overrides.items() if n in names}
@@ -114,8 +116,16 @@ def create_dataset(
             inline = size <= settings.DATASET_INLINE_PROFILE_BYTES
         result = None
         if inline:
-            result = _ingest(target, staging / COLUMNAR_NAME, dataset_kind, delimiter, overrides)
-            if result.errors:
+            # A small gzip may expand a thousandfold: past INLINE_EXPANSION x the inline size, stop
+            # reading in the request and let a worker finish (and apply the real limit).
+            inline_text = settings.DATASET_INLINE_PROFILE_BYTES * INLINE_EXPANSION
+            try:
+                result = _ingest(target, staging / COLUMNAR_NAME, dataset_kind, delimiter, overrides,
+                                 max_decompressed_bytes=inline_text)
+            except DatasetError as exc:
+                if getattr(exc, "decompressed_limit", None) != inline_text or inline_text >= settings.DATASET_MAX_DECOMPRESSED_BYTES:
+                    raise
+            if result is not None and result.errors:
                 raise DatasetError(result.errors)
         final_dir = datasets_root() / uuid.uuid4().hex
         staging.rename(final_dir)

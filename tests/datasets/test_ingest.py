@@ -238,3 +238,37 @@ def test_non_binary_visit_is_reported_as_not_binary(api):
     errors = " ".join(response.json()["errors"])
     assert response.status_code == 400 and "`visit`" in errors and "must be binary" in errors
     assert "No click" not in errors
+
+
+@pytest.mark.django_db
+@override_settings(DATASET_INLINE_PROFILE_BYTES=64 * 1024, DATASET_MAX_DECOMPRESSED_BYTES=4 * 1024 * 1024)
+def test_small_gzip_that_expands_a_lot_goes_to_a_worker_which_applies_the_limit(api, django_capture_on_commit_callbacks,
+                                                                                 monkeypatch):
+    monkeypatch.setattr("datasets.tasks.profile_dataset.apply_async", lambda args, queue: None)
+    bomb = gzip.compress(b"click,a\n" + b"1,2\n" * (2 * 1024 * 1024))  # 8 MB of text, a few KB on disk
+    assert len(bomb) < 64 * 1024
+    with django_capture_on_commit_callbacks(execute=True):
+        response = upload(api, bomb, "bomb.csv.gz")
+    assert response.status_code == 202  # the request stopped reading at 16 x 64 KB of text
+    complete_profiling(response.json()["id"])
+    dataset = Dataset.objects.get()
+    assert dataset.status == "invalid" and "DATASET_MAX_DECOMPRESSED_MB" in dataset.errors[0]
+
+
+@pytest.mark.django_db
+def test_columnar_copy_is_written_on_first_use_for_older_datasets(user):
+    dataset = create_dataset(owner=user, source_file=io.BytesIO(GOOD), filename="old.csv")
+    (dataset.folder / "columnar.parquet").unlink()
+    Dataset.objects.filter(pk=dataset.pk).update(columnar_path="")
+    dataset.refresh_from_db()
+    assert columnar_table(dataset).n_rows == 200
+    dataset.refresh_from_db()
+    assert dataset.columnar_path.endswith("columnar.parquet") and (dataset.folder / "columnar.parquet").exists()
+
+
+@pytest.mark.django_db
+def test_new_job_form_says_why_a_dataset_is_not_ready(client, user):
+    dataset = create_dataset(owner=user, source_file=io.BytesIO(GOOD), filename="big.csv", inline=False)
+    client.force_login(user)
+    page = client.get(f"/jobs/new/?dataset={dataset.pk}", follow=True).content.decode()
+    assert "still being profiled" in page

@@ -424,9 +424,12 @@ def _header(path: Path, file_format: str, delimiter: str | None) -> tuple[str, l
     rows = csv.reader(io.StringIO(sample), delimiter=delim)
     try:
         header = next(rows)
-        body = list(rows)
     except csv.Error as exc:
         raise DatasetError(f"The CSV header could not be parsed: {exc}.") from None
+    try:
+        body = list(rows)
+    except csv.Error:  # the sample may end inside a quoted value; the real read decides
+        body = []
     broken = [h for h in header if "\n" in h or "\r" in h]
     if broken:
         raise DatasetError(f"Column name {broken[0]!r} contains a line break. Rename the column so its name is on "

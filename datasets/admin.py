@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.utils.html import format_html, format_html_join
 
 from . import services
-from .models import Dataset
+from .models import Dataset, UploadSession
 
 
 @admin.register(Dataset)
@@ -12,7 +12,8 @@ class DatasetAdmin(admin.ModelAdmin):
     list_filter = ("kind", "status", "source", "owner")
     search_fields = ("name", "original_filename", "description", "owner__username", "sha256")
     readonly_fields = ("owner", "file_path", "original_filename", "file_format", "delimiter", "size_bytes", "sha256",
-                       "n_rows", "columns_table", "preview_table", "errors", "warnings", "created_at", "validated_at")
+                       "n_rows", "columns_table", "preview_table", "errors", "warnings", "created_at", "validated_at",
+                       "columnar_path", "progress", "requested_roles")
     exclude = ("columns", "preview")
     actions = ["revalidate"]
     date_hierarchy = "created_at"
@@ -44,3 +45,24 @@ class DatasetAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # uploads go through the upload page or the API, which validate the file
+
+
+@admin.register(UploadSession)
+class UploadSessionAdmin(admin.ModelAdmin):
+    """Chunked uploads in progress (read-only; an abandoned one can be deleted with its staging file)."""
+
+    list_display = ("id", "owner", "filename", "size", "received", "created_at", "updated_at")
+    readonly_fields = ("id", "owner", "filename", "size", "received", "created_at", "updated_at")
+    search_fields = ("filename", "owner__username")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def delete_model(self, request, obj: UploadSession) -> None:
+        obj.path.unlink(missing_ok=True)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for session in queryset:
+            session.path.unlink(missing_ok=True)
+        super().delete_queryset(request, queryset)

@@ -141,7 +141,7 @@ class ColumnStats:
         if not self.capped:
             self.pending_uniques.append(uniques)
             self.pending_len += len(uniques)
-            if self.pending_len > 2 * DISTINCT_CAP:  # merge rarely: each merge is a hash pass
+            if self.pending_len > DISTINCT_CAP:  # merge now and then: each merge is a hash pass
                 self._merge_uniques()
         if not self.too_many_values:
             if len(uniques) > VALUE_COUNTS_MAX:

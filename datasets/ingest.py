@@ -141,7 +141,7 @@ class ColumnStats:
         if not self.capped:
             self.pending_uniques.append(uniques)
             self.pending_len += len(uniques)
-            if self.pending_len > DISTINCT_CAP:  # merge now and then: each merge is a hash pass
+            if self.pending_len > DISTINCT_CAP // 2:  # merge now and then: each merge is a hash pass
                 self._merge_uniques()
         if not self.too_many_values:
             if len(uniques) > VALUE_COUNTS_MAX:
@@ -164,7 +164,6 @@ class ColumnStats:
             self.capped, self.uniques = True, None
         else:
             self.uniques = merged
-            self.pending_len = len(merged)
 
     def finish(self) -> ColumnProfile:
         if not self.capped:

@@ -272,3 +272,13 @@ def test_new_job_form_says_why_a_dataset_is_not_ready(client, user):
     client.force_login(user)
     page = client.get(f"/jobs/new/?dataset={dataset.pk}", follow=True).content.decode()
     assert "still being profiled" in page
+
+
+@pytest.mark.parametrize("cap, distinct, capped", [(100, 50, False), (30, 30, True)])
+def test_distinct_counts_stay_exact_across_blocks_until_the_cap(tmp_path, monkeypatch, cap, distinct, capped):
+    monkeypatch.setattr(ingest, "DISTINCT_CAP", cap)
+    monkeypatch.setattr(ingest, "BLOCK_BYTES", 256)  # many blocks, so per-block values are merged
+    src = tmp_path / "t.csv"
+    src.write_text("label,c\n" + "".join(f"{i % 2},v{(i * 7) % 50}\n" for i in range(2000)))
+    col = {c["name"]: c for c in ingest.ingest_file(src, None).columns}["c"]
+    assert (col["distinct"], col["distinct_capped"]) == (distinct, capped)

@@ -45,7 +45,9 @@ KEYS: dict[str, tuple[str, str]] = {
     "empty_history_share": ("Rows with an empty history", "share"), "item_fields": ("Item fields", "text"),
     "event_fields": ("Event fields", "text"), "feedback": ("Feedback column", "text"),
     "built_dataset_id": ("Built dataset", "hidden"), "built_dataset_name": ("Built dataset", "text"),
-    "control": ("Control arm", "text"), "train_seconds": ("Training time", "seconds"),
+    "control": ("Control arm", "text"), "arms": ("Arms", "values"), "test_rows_per_arm": ("Test rows per arm", "count"),
+    "exposure_rate_per_arm": ("Exposure rate per arm", "share"),
+    "auc_longtail": ("AUC on long-tail items", "metric"), "gauc_longtail": ("GAUC on long-tail items", "metric"), "train_seconds": ("Training time", "seconds"),
     "has_true_effects": ("True effects known (generated data)", "bool"), "warnings": ("Warnings", "text"),
     "method": ("Method", "text"), "text_encoder": ("Text encoder", "text"), "split": ("Split", "text"),
     "n_splits": ("Splits", "count"), "threshold": ("Decision threshold", "metric"), "products": ("Products", "count"),
@@ -153,6 +155,8 @@ def format_value(value: Any, fmt: str) -> str:
         return "—"
     if isinstance(value, (list, tuple)):
         return ", ".join(format_value(v, fmt) for v in value) or "—"
+    if isinstance(value, dict) and fmt == "values":
+        return ", ".join(str(v) for v in value.values()) or "—"
     if isinstance(value, dict):
         return " · ".join(f"{k}: {format_value(v, fmt)}" for k, v in value.items()) or "—"
     if isinstance(value, bool):

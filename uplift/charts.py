@@ -68,7 +68,7 @@ def curve_figure(job: Job, task: str, curve: str) -> dict[str, Any] | None:
                      "showlegend": False, "name": f"{arm}: {ref}", "line": {"color": color, "dash": dash, "width": 1}}
             if ref == "perfect" and perfect_hidden:
                 first = not any(t.get("legendgroup") == "perfect" for t in traces)
-                trace.update(legendgroup="perfect", visible="legendonly", showlegend=first,
+                trace.update(legendgroup="perfect", visible="legendonly", showlegend=first, legendrank=1001,
                              name="perfect ranking (click to show)" if first else f"{arm}: perfect")
             traces.append(trace)
     if not traces:

@@ -21,3 +21,12 @@ def preview_rows(preview) -> list[list]:
                 if i < len(r) and r[i] is not None:
                     r[i] = int(r[i])
     return rows
+
+
+@register.filter
+def value_text(value, dtype) -> str:
+    """A most-frequent value of an integer column without its float tail: "1.0" → "1"."""
+    text = str(value)
+    if dtype == "int" and text.endswith(".0") and text[:-2].lstrip("-").isdigit():
+        return text[:-2]
+    return text

@@ -9,10 +9,40 @@
     return v || fallback;
   }
 
-  // Merge the page's colours into a Plotly layout (transparent backgrounds, text and grid colours).
-  function theme(layout) {
+  // Break a title's lines at spaces so each fits `chars` characters (phones: no title runs off the
+  // chart); <sup> notes are smaller, so they get more characters a line.
+  function wrapLines(text, chars) {
+    var out = [];
+    text.split("<br>").forEach(function (line) {
+      var sup = /^<sup>(.*)<\/sup>$/.exec(line), body = sup ? sup[1] : line, limit = sup ? Math.round(chars * 1.45) : chars;
+      var current = "";
+      body.split(" ").forEach(function (word) {
+        if (current && (current + " " + word).length > limit) { out.push(sup ? "<sup>" + current + "</sup>" : current); current = word; }
+        else { current = current ? current + " " + word : word; }
+      });
+      out.push(sup ? "<sup>" + current + "</sup>" : current);
+    });
+    return out;
+  }
+
+  function fitTitle(layout, width) {
+    var title = layout.title;
+    if (!width || !title || !title.text) { return; }
+    var before = title.text.split("<br>").length;
+    var lines = wrapLines(title.text, Math.max(20, Math.floor(width / 8.2)));
+    var extra = (lines.length - before) * 20;
+    if (extra <= 0) { return; }
+    layout.title = Object.assign({}, title, {text: lines.join("<br>")});
+    layout.margin = Object.assign({}, layout.margin || {}, {t: ((layout.margin || {}).t || 80) + extra});
+    if (layout.height) { layout.height += extra; }
+  }
+
+  // Merge the page's colours into a Plotly layout (transparent backgrounds, text and grid colours);
+  // with the chart's width, also wrap a title that would not fit it.
+  function theme(layout, width) {
     var fg = cssVar("--fg", "#1d2330"), grid = cssVar("--grid", "#e5e7eb"), card = cssVar("--card", "#fff");
     layout = layout || {};
+    fitTitle(layout, width);
     layout.paper_bgcolor = "rgba(0,0,0,0)";
     layout.plot_bgcolor = "rgba(0,0,0,0)";
     layout.font = Object.assign({}, layout.font || {}, {color: fg});
@@ -35,7 +65,7 @@
       var spec = document.getElementById(div.dataset.figure);
       if (!spec) { return; }
       var fig = JSON.parse(spec.textContent);
-      Plotly.newPlot(div, fig.data, theme(fig.layout), {responsive: true, displaylogo: false});
+      Plotly.newPlot(div, fig.data, theme(fig.layout, div.clientWidth), {responsive: true, displaylogo: false});
       div.dataset.rendered = "1";
     });
   }

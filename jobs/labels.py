@@ -19,7 +19,7 @@ from typing import Any
 KEYS: dict[str, tuple[str, str]] = {
     # held-out metrics
     "auc": ("AUC", "metric"), "gauc": ("GAUC (per-user AUC)", "metric"), "logloss": ("Log loss", "metric"),
-    "positive_rate": ("Positive rate", "share"), "n": ("Test rows", "count"), "latency_ms": ("Latency per batch", "ms"),
+    "positive_rate": ("Positive rate", "share"), "n": ("Test rows", "count"), "latency_ms": ("Latency per batch (ms)", "num2"),
     "micro_f1": ("Micro-F1", "metric"), "macro_f1": ("Macro-F1", "metric"), "precision": ("Precision", "metric"),
     "recall": ("Recall", "metric"), "map": ("mAP", "metric"), "loss": ("Loss", "metric"),
     "train_loss": ("Training loss", "metric"),
@@ -177,6 +177,8 @@ def format_value(value: Any, fmt: str) -> str:
         return _seconds(number)
     elif kind == "ms":
         return f"{number:,.2f} ms"
+    elif kind == "num2":  # a metric whose unit is in its label, e.g. "Latency per batch (ms)"
+        text = f"{number:,.2f}"
     elif kind == "rate":
         return f"{number:,.0f} {unit or 'rows'}/s"
     elif kind == "share":

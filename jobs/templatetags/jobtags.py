@@ -19,11 +19,12 @@ def human_value(value, key) -> str:
 
 
 @register.filter
-def metric_rows(metrics) -> list[tuple[str, str, str]]:
-    """Held-out metrics as ``(key, label, text)`` rows, formatted."""
+def metric_rows(metrics) -> list[tuple[str, str, str, str]]:
+    """Held-out metrics as ``(key, label, text, raw)`` rows: formatted for reading, raw for scripts."""
     if not hasattr(metrics, "items"):
         return []
-    return [(k, labels.label(k), labels.display(k, v)) for k, v in metrics.items()]
+    return [(k, labels.label(k), labels.display(k, v), "" if v is None else f"{v:.10g}" if isinstance(v, float) else str(v))
+            for k, v in metrics.items()]
 
 
 @register.filter

@@ -37,6 +37,24 @@
     if (layout.height) { layout.height += extra; }
   }
 
+  // On a narrow chart, long legend entries wrap instead of running off its right edge.
+  function fitLegend(fig, width) {
+    var chars = Math.floor((width - 60) / 6.5);
+    if (!width || chars > 90) { return; }
+    var extra = 0;
+    (fig.data || []).forEach(function (trace) {
+      if (trace.name && trace.showlegend !== false && trace.name.length > chars) {
+        var lines = wrapLines(trace.name, chars);
+        trace.name = lines.join("<br>");
+        extra += 14 * (lines.length - 1);
+      }
+    });
+    if (extra && fig.layout) {
+      fig.layout.margin = Object.assign({}, fig.layout.margin || {}, {b: ((fig.layout.margin || {}).b || 80) + extra});
+      if (fig.layout.height) { fig.layout.height += extra; }
+    }
+  }
+
   // Merge the page's colours into a Plotly layout (transparent backgrounds, text and grid colours);
   // with the chart's width, also wrap a title that would not fit it.
   function theme(layout, width) {
@@ -64,8 +82,9 @@
       if (div.dataset.rendered) { return; }
       var spec = document.getElementById(div.dataset.figure);
       if (!spec) { return; }
-      var fig = JSON.parse(spec.textContent);
-      Plotly.newPlot(div, fig.data, theme(fig.layout, div.clientWidth), {responsive: true, displaylogo: false});
+      var fig = JSON.parse(spec.textContent), width = div.clientWidth;
+      fitLegend(fig, width);
+      Plotly.newPlot(div, fig.data, theme(fig.layout, width), {responsive: true, displaylogo: false});
       div.dataset.rendered = "1";
     });
   }

@@ -72,7 +72,7 @@ PREFIXES = {"valid_": "Validation", "teacher_": "Teacher", "student_": "Student"
             "unseen_": "Unseen values:"}
 ACRONYMS = {"auc": "AUC", "gauc": "GAUC", "ctr": "CTR", "ctcvr": "CTCVR", "id": "ID", "ids": "IDs", "ms": "ms",
             "f1": "F1", "map": "mAP", "auuc": "AUUC", "qini": "Qini", "l2": "L2", "dnn": "DNN", "cin": "CIN",
-            "gbm": "GBM", "mlp": "MLP", "lr": "LR", "cpu": "CPU", "gpu": "GPU", "k": "K", "1k": "1,000"}
+            "gbm": "GBM", "mlp": "MLP", "kd": "KD", "lr": "LR", "cpu": "CPU", "gpu": "GPU", "k": "K", "1k": "1,000"}
 UPLIFT_TAIL = re.compile(r"^(?P<head>.+)_(?P<task>ctr|ctcvr)(?:_arm(?P<arm>\d+))?$")
 UPLIFT_AT = re.compile(r"^uplift_at_(?P<pct>\d+)$")
 FILE_KEY = re.compile(r"_(file|path)$")

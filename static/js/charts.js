@@ -70,7 +70,9 @@
                                     activecolor: fg}, layout.modebar || {});
     AXES.forEach(function (name) {
       if (name === "xaxis" || name === "yaxis" || layout[name]) {
-        layout[name] = Object.assign({}, layout[name] || {}, {gridcolor: grid, zerolinecolor: grid, linecolor: grid});
+        // hover labels: at most 4 decimals and thousands separators unless the figure chose a format
+        layout[name] = Object.assign({hoverformat: ",.4~f"}, layout[name] || {},
+                                     {gridcolor: grid, zerolinecolor: grid, linecolor: grid});
       }
     });
     return layout;

@@ -119,6 +119,11 @@ def test_pages_read_well_on_desktop_phone_and_in_dark_mode(live_server, browser_
 
     assert page.request.get(url + "/favicon.ico").status == 200
 
+    # the planner's chart (drawn by planner.js) gets the same hover digits and colours
+    page.goto(url + f"/uplift/jobs/{pages['uplift'].pk}/planner/")
+    page.wait_for_selector("#chart-planner .main-svg")
+    assert page.evaluate("document.getElementById('chart-planner').layout.yaxis.hoverformat") == ",.4~f"
+
     targets = {"job-ctr": job.get_absolute_url(), "job-uplift": pages["uplift"].get_absolute_url(),
                "job-attributes": pages["attributes"].get_absolute_url(),
                "dataset": pages["dataset"].get_absolute_url(),

@@ -114,7 +114,8 @@ def learning_figure(job: Job) -> dict[str, Any] | None:
     if best:
         layout["shapes"] = [{"type": "line", "x0": best, "x1": best, "yref": "paper", "y0": 0, "y1": 1,
                              "line": {"dash": "dash", "color": "#2a9d8f"}}]
-        layout["annotations"] = [{"x": best, "y": 1, "yref": "paper", "text": "best epoch", "showarrow": False}]
+        layout["annotations"] = [{"x": best, "y": 1, "yref": "paper", "text": "best epoch", "showarrow": False,
+                                 "yanchor": "bottom"}]
     return {"id": "learning", "data": traces, "layout": layout}
 
 

@@ -129,7 +129,8 @@ def test_pages_read_well_on_desktop_phone_and_in_dark_mode(live_server, browser_
                "dataset": pages["dataset"].get_absolute_url(),
                "compare": f"/jobs/compare/?ids={job.pk}&ids={pages['other'].pk}",
                "coverage": f"/attributes/jobs/{pages['attributes'].pk}/coverage/",
-               "planner": f"/uplift/jobs/{pages['uplift'].pk}/planner/", "jobs": "/jobs/"}
+               "planner": f"/uplift/jobs/{pages['uplift'].pk}/planner/", "jobs": "/jobs/",
+               "new-job": f"/jobs/new/?dataset={pages['dataset'].pk}&algorithm=deepfm", "home": "/"}
     shots = targets if ALL_SHOTS else {"job-ctr": targets["job-ctr"]}
 
     # light, then dark: the background follows the system and charts take the page's text colour

@@ -93,8 +93,10 @@ def coverage_charts(data: dict[str, Any]) -> list[dict[str, Any]]:
         layout = _ticks(layout, attrs)
         layout["yaxis"].update(range=[0, 1], tickformat=".0%", hoverformat=".1%")
         charts.append({"id": "fill-attribute", "layout": layout, "data": [
-            {"type": "bar", "name": "before (labels)", "x": [str(a) for a in attrs], "y": [data["attribute_before"][a] for a in attrs]},
-            {"type": "bar", "name": "after extraction", "x": [str(a) for a in attrs], "y": [data["attribute_after"][a] for a in attrs]},
+            {"type": "bar", "name": "before (labels)", "x": [str(a) for a in attrs],
+             "y": [data["attribute_before"][a] for a in attrs]},
+            {"type": "bar", "name": "after extraction", "x": [str(a) for a in attrs],
+             "y": [data["attribute_after"][a] for a in attrs]},
         ]})
     cats = data["categories"][:30]
     if cats:
@@ -103,8 +105,10 @@ def coverage_charts(data: dict[str, Any]) -> list[dict[str, Any]]:
         layout = _ticks(layout, cats)
         layout["yaxis"].update(range=[0, 1], tickformat=".0%", hoverformat=".1%")
         charts.append({"id": "fill-category", "layout": layout, "data": [
-            {"type": "bar", "name": "before (labels)", "x": [str(c) for c in cats], "y": [data["category_before"][c] for c in cats]},
-            {"type": "bar", "name": "after extraction", "x": [str(c) for c in cats], "y": [data["category_after"][c] for c in cats]},
+            {"type": "bar", "name": "before (labels)", "x": [str(c) for c in cats],
+             "y": [data["category_before"][c] for c in cats]},
+            {"type": "bar", "name": "after extraction", "x": [str(c) for c in cats],
+             "y": [data["category_after"][c] for c in cats]},
         ]})
     top: dict[str, dict[str, dict[str, int]]] = {}
     for row in data["top_values"]:

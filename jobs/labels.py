@@ -19,11 +19,13 @@ from typing import Any
 KEYS: dict[str, tuple[str, str]] = {
     # held-out metrics
     "auc": ("AUC", "metric"), "gauc": ("GAUC (per-user AUC)", "metric"), "logloss": ("Log loss", "metric"),
-    "positive_rate": ("Positive rate", "share"), "n": ("Test rows", "count"), "latency_ms": ("Latency per batch (ms)", "num2"),
+    "positive_rate": ("Positive rate", "share"), "n": ("Test rows", "count"),
+    "latency_ms": ("Latency per batch (ms)", "num2"),
     "micro_f1": ("Micro-F1", "metric"), "macro_f1": ("Macro-F1", "metric"), "precision": ("Precision", "metric"),
     "recall": ("Recall", "metric"), "map": ("mAP", "metric"), "loss": ("Loss", "metric"),
     "train_loss": ("Training loss", "metric"),
-    "sklift_auuc": ("Normalised AUUC (scikit-uplift)", "metric"), "sklift_qini": ("Qini coefficient (scikit-uplift)", "metric"),
+    "sklift_auuc": ("Normalised AUUC (scikit-uplift)", "metric"),
+    "sklift_qini": ("Qini coefficient (scikit-uplift)", "metric"),
     "causalml_auuc": ("AUUC (causalml)", "metric"), "causalml_qini": ("Qini score (causalml)", "metric"),
     "causalml_auuc_revenue": ("AUUC on revenue (causalml)", "metric"),
     "spearman_true": ("Spearman with the true effect", "metric"),
@@ -47,7 +49,8 @@ KEYS: dict[str, tuple[str, str]] = {
     "built_dataset_id": ("Built dataset", "hidden"), "built_dataset_name": ("Built dataset", "text"),
     "control": ("Control arm", "text"), "arms": ("Arms", "values"), "test_rows_per_arm": ("Test rows per arm", "count"),
     "exposure_rate_per_arm": ("Exposure rate per arm", "share"),
-    "auc_longtail": ("AUC on long-tail items", "metric"), "gauc_longtail": ("GAUC on long-tail items", "metric"), "train_seconds": ("Training time", "seconds"),
+    "auc_longtail": ("AUC on long-tail items", "metric"), "gauc_longtail": ("GAUC on long-tail items", "metric"),
+    "train_seconds": ("Training time", "seconds"),
     "has_true_effects": ("True effects known (generated data)", "bool"), "warnings": ("Warnings", "text"),
     "method": ("Method", "text"), "text_encoder": ("Text encoder", "text"), "split": ("Split", "text"),
     "n_splits": ("Splits", "count"), "threshold": ("Decision threshold", "metric"), "products": ("Products", "count"),
@@ -55,7 +58,8 @@ KEYS: dict[str, tuple[str, str]] = {
     "labels": ("Labelled values", "count"), "train_products": ("Training products", "count"),
     "valid_products": ("Validation products", "count"), "test_products": ("Test products", "count"),
     "unlabelled_products": ("Unlabelled products", "count"), "predicted_values": ("Predicted values", "count"),
-    "extracted_rows": ("Values stored", "count"), "seconds": ("Run time", "seconds"), "epochs_run": ("Epochs run", "count"),
+    "extracted_rows": ("Values stored", "count"), "seconds": ("Run time", "seconds"),
+    "epochs_run": ("Epochs run", "count"),
     "beta": ("β (hyperedge weight)", "metric"), "gamma": ("γ (mixing)", "metric"),
     "mixing_weights": ("Mixing weights", "metric"),
     # files the pages link to by name, never shown as text
@@ -184,7 +188,10 @@ def format_value(value: Any, fmt: str) -> str:
     elif kind == "share":
         return f"{number * 100:.1f} %" if 0 <= number <= 1 else _metric(number)
     elif kind == "ratio":
-        text = f"{number:,.0f}" if isinstance(value, int) else f"{number:g}" if abs(number) < 1e-3 else _metric(number, 4, strip=True)
+        if isinstance(value, int):
+            text = f"{number:,.0f}"
+        else:
+            text = f"{number:g}" if abs(number) < 1e-3 else _metric(number, 4, strip=True)
     else:
         text = f"{number:,.0f}" if isinstance(value, int) else _metric(number)
     return f"{text} {unit}" if unit else text

@@ -86,7 +86,8 @@ def pages(transactional_db, user, tmp_path):
 def fits(page) -> bool:
     """The header and the page are no wider than the window (wide tables scroll inside their card)."""
     return page.evaluate("(() => { const h = document.querySelector('header.topbar');"
-                         " return h.scrollWidth <= h.clientWidth && document.documentElement.scrollWidth <= window.innerWidth; })()")
+                         " return h.scrollWidth <= h.clientWidth"
+                         " && document.documentElement.scrollWidth <= window.innerWidth; })()")
 
 
 def background(page) -> str:
@@ -106,7 +107,8 @@ def test_pages_read_well_on_desktop_phone_and_in_dark_mode(live_server, browser_
     page.wait_for_selector("#chart-learning .main-svg")
 
     # words and numbers an analyst reads, no raw keys
-    facts = page.inner_text("#metrics") + page.inner_text("#summary") + page.inner_text("section.card:has(h2:text-is('Hyperparameters'))")
+    params = page.inner_text("section.card:has(h2:text-is('Hyperparameters'))")
+    facts = page.inner_text("#metrics") + page.inner_text("#summary") + params
     for text in ("Training rows", "92,306", "Stopped early", "Yes", "AUC", "0.7612", "Log loss", "0.4512",
                  "Batch size", "1,024", "Learning rate"):
         assert text in facts, text

@@ -68,7 +68,8 @@ def test_job_page_shows_labels_units_and_formatted_numbers(client, user, ctr_dat
 @pytest.mark.django_db
 def test_compare_table_labels_metrics(client, user, ctr_dataset):
     runs = [Job.objects.create(owner=user, dataset=ctr_dataset, kind="ctr", algorithm=a, status="succeeded",
-                               metrics={"auc": auc, "logloss": 0.4512345}, summary={}) for a, auc in (("lr", 0.61), ("deepfm", 0.6412345))]
+                               metrics={"auc": auc, "logloss": 0.4512345}, summary={})
+            for a, auc in (("lr", 0.61), ("deepfm", 0.6412345))]
     client.force_login(user)
     page = client.get(reverse("jobs:compare") + f"?ids={runs[0].pk}&ids={runs[1].pk}").content.decode()
     table = page.split('id="comparison"')[1].split("</table>")[0]

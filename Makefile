@@ -25,11 +25,16 @@ demo-data: migrate
 	$(PY) manage.py create_demo_user
 	$(PY) manage.py load_demo_data
 
+WORKER_LOG ?= var/worker.log
+
 ## Web server and a real Celery worker on SQLite and the file-system broker (Ctrl-C stops both).
+## The terminal shows the web server; everything the worker prints goes to $(WORKER_LOG) only.
 run: demo-data
+	@mkdir -p $(dir $(WORKER_LOG))
 	@echo "Starting a Celery worker (queue cpu) and the web server on http://127.0.0.1:$(PORT)/"
 	@echo "Log in as demo / demo-password"
-	@$(VENV)/bin/celery -A ctrsite worker -Q cpu -c 1 -n cpu@%h --loglevel=INFO --logfile=var/worker.log & \
+	@echo "Worker log: $(WORKER_LOG) (follow it with: tail -f $(WORKER_LOG))"
+	@$(VENV)/bin/celery -A ctrsite worker -Q cpu -c 1 -n cpu@%h --loglevel=INFO >>$(WORKER_LOG) 2>&1 & \
 	  WORKER=$$!; trap "kill $$WORKER 2>/dev/null; wait $$WORKER 2>/dev/null" EXIT INT TERM; \
 	  $(PY) manage.py runserver 127.0.0.1:$(PORT)
 

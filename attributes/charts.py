@@ -4,14 +4,37 @@ from __future__ import annotations
 from typing import Any
 
 from jobs.charts import _layout
+from jobs.labels import label
 
 HEADLINE = ("micro_f1", "macro_f1", "precision", "recall", "map")
 RANKS = ("hit@1", "hit@5", "hit@10")
+TICK_CHARS = 22  # longer category names are cut on the axis (the hover label has the full name)
+
+
+def _categories(layout: dict[str, Any], axis: str = "xaxis", angle: int = -35) -> dict[str, Any]:
+    """Names on an axis are categories, even those that look like numbers ("128", "2.5"): never a
+    numeric scale; labels are angled and the margin grows to fit them."""
+    layout[axis].update(type="category", automargin=True, tickangle=angle)
+    return layout
+
+
+def _short(names: list[str]) -> list[str]:
+    """Tick texts no longer than TICK_CHARS, kept distinct (cut names get their position appended)."""
+    out = []
+    for i, name in enumerate(names):
+        name = str(name)
+        out.append(name if len(name) <= TICK_CHARS else f"{name[:TICK_CHARS - 1]}… #{i + 1}")
+    return out
+
+
+def _ticks(layout: dict[str, Any], names: list[str], axis: str = "xaxis") -> dict[str, Any]:
+    layout[axis].update(tickmode="array", tickvals=[str(n) for n in names], ticktext=_short(names))
+    return layout
 
 
 def _bar(metrics: dict, keys, name: str) -> dict[str, Any]:
     keys = [k for k in keys if metrics.get(k) is not None]
-    return {"type": "bar", "name": name, "x": keys, "y": [metrics[k] for k in keys],
+    return {"type": "bar", "name": name, "x": [label(k) for k in keys], "y": [metrics[k] for k in keys],
             "error_y": {"type": "data", "array": [metrics.get(f"{k}_std") or 0 for k in keys], "visible": True}}
 
 
@@ -42,9 +65,11 @@ def attribute_figure(job) -> dict[str, Any] | None:
     if not per:
         return None
     names = sorted(per, key=lambda a: -per[a].get("n_labels", 0))[:25]
-    trace = {"type": "bar", "x": names, "y": [per[a].get("f1") for a in names], "name": "F1",
-             "text": [f"{per[a].get('n_labels', 0)} labels" for a in names]}
-    layout = _layout("F1 per attribute (first split's test products)", "Attribute", "F1")
+    trace = {"type": "bar", "x": [str(a) for a in names], "y": [per[a].get("f1") for a in names], "name": "F1",
+             "customdata": [f"{per[a].get('n_labels', 0):,} labels" for a in names],
+             "hovertemplate": "%{x}: F1 %{y:.4f} (%{customdata})<extra></extra>"}
+    layout = _categories(_layout("F1 per attribute (first split's test products)", "Attribute", "F1"))
+    layout = _ticks(layout, names)
     layout["yaxis"]["range"] = [0, 1]
     return {"id": "attr-per-attribute", "data": [trace], "layout": layout}
 
@@ -63,20 +88,27 @@ def coverage_charts(data: dict[str, Any]) -> list[dict[str, Any]]:
     charts = []
     attrs = data["attributes"][:30]
     if attrs:
-        layout = _layout("Fill rate per attribute", "Attribute", "Share of products with a value", barmode="group")
-        layout["yaxis"]["range"] = [0, 1]
+        layout = _categories(_layout("Fill rate per attribute", "Attribute", "Share of products with a value",
+                                     barmode="group"))
+        layout = _ticks(layout, attrs)
+        layout["yaxis"].update(range=[0, 1], tickformat=".0%", hoverformat=".1%")
         charts.append({"id": "fill-attribute", "layout": layout, "data": [
-            {"type": "bar", "name": "before (labels)", "x": attrs, "y": [data["attribute_before"][a] for a in attrs]},
-            {"type": "bar", "name": "after extraction", "x": attrs, "y": [data["attribute_after"][a] for a in attrs]},
+            {"type": "bar", "name": "before (labels)", "x": [str(a) for a in attrs],
+             "y": [data["attribute_before"][a] for a in attrs]},
+            {"type": "bar", "name": "after extraction", "x": [str(a) for a in attrs],
+             "y": [data["attribute_after"][a] for a in attrs]},
         ]})
     cats = data["categories"][:30]
     if cats:
-        layout = _layout("Fill rate per category", "Category", "Share of (product, attribute) cells filled",
-                         barmode="group")
-        layout["yaxis"]["range"] = [0, 1]
+        layout = _categories(_layout("Fill rate per category", "Category", "Share of (product, attribute) cells filled",
+                                     barmode="group"))
+        layout = _ticks(layout, cats)
+        layout["yaxis"].update(range=[0, 1], tickformat=".0%", hoverformat=".1%")
         charts.append({"id": "fill-category", "layout": layout, "data": [
-            {"type": "bar", "name": "before (labels)", "x": cats, "y": [data["category_before"][c] for c in cats]},
-            {"type": "bar", "name": "after extraction", "x": cats, "y": [data["category_after"][c] for c in cats]},
+            {"type": "bar", "name": "before (labels)", "x": [str(c) for c in cats],
+             "y": [data["category_before"][c] for c in cats]},
+            {"type": "bar", "name": "after extraction", "x": [str(c) for c in cats],
+             "y": [data["category_after"][c] for c in cats]},
         ]})
     top: dict[str, dict[str, dict[str, int]]] = {}
     for row in data["top_values"]:
@@ -86,16 +118,20 @@ def coverage_charts(data: dict[str, Any]) -> list[dict[str, Any]]:
         values = sorted(top.get(attribute, {}), key=lambda v: -sum(top[attribute][v].values()))[:15]
         if not values:
             continue
-        traces = [{"type": "bar", "name": status.replace("_", " "), "x": values,
+        traces = [{"type": "bar", "name": status.replace("_", " "), "x": [str(v) for v in values],
                    "y": [top[attribute][v].get(status, 0) for v in values]}
                   for status in ("from_labels", "accepted", "predicted")]
-        charts.append({"id": f"values-{len(charts)}", "data": traces,
-                       "layout": _layout(f"Most common values of {attribute}", "Value", "Products", barmode="stack")})
+        layout = _categories(_layout(f"Most common values of {attribute}", "Value", "Products", barmode="stack"))
+        layout["yaxis"]["hoverformat"] = ",.0f"
+        charts.append({"id": f"values-{len(charts)}", "data": traces, "layout": _ticks(layout, values)})
     if data["emerging"]:
         rows = data["emerging"][:20]
-        charts.append({"id": "emerging", "data": [{
-            "type": "bar", "orientation": "h", "y": [f"{r['attribute']}: {r['value']}" for r in rows][::-1],
-            "x": [r["n"] for r in rows][::-1], "name": "products"}],
-            "layout": {**_layout("New values (not in the labels)", "Products", ""),
-                       "margin": {"l": 220, "r": 20, "t": 40, "b": 60}}})
+        names = [f"{r['attribute']}: {r['value']}" for r in rows][::-1]
+        layout = _layout("New values (not in the labels)", "Products", "")
+        layout["margin"] = {**layout["margin"], "l": 20, "r": 20, "b": 60}
+        layout["xaxis"]["hoverformat"] = ",.0f"
+        layout = _ticks(_categories(layout, "yaxis", angle=0), names, "yaxis")
+        charts.append({"id": "emerging", "data": [{"type": "bar", "orientation": "h", "y": names,
+                                                   "x": [r["n"] for r in rows][::-1], "name": "products"}],
+                       "layout": {**layout, "height": max(layout["height"], 120 + 22 * len(rows))}})
     return charts

@@ -1,6 +1,10 @@
 """Top-level URLs: pages per app, the REST API with its OpenAPI schema and Swagger UI, the admin."""
+from functools import cache
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
+from django.contrib.staticfiles import finders
+from django.http import HttpResponse
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from rest_framework.authtoken.views import obtain_auth_token
@@ -10,12 +14,27 @@ from datasets.api import DatasetViewSet
 from jobs.api import JobViewSet, algorithm_list
 from jobs.views import home
 
+
+
+@cache
+def _favicon_bytes() -> bytes:
+    return open(finders.find("favicon.ico"), "rb").read()
+
+
+def favicon(request) -> HttpResponse:
+    """``/favicon.ico`` for pages that do not name an icon (admin, API, browsers asking by habit)."""
+    response = HttpResponse(_favicon_bytes(), content_type="image/x-icon")
+    response["Cache-Control"] = "public, max-age=86400"
+    return response
+
+
 router = DefaultRouter()
 router.register("datasets", DatasetViewSet, basename="dataset")
 router.register("jobs", JobViewSet, basename="job")
 
 urlpatterns = [
     path("", home, name="home"),
+    path("favicon.ico", favicon, name="favicon"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("datasets/", include("datasets.urls")),

@@ -338,10 +338,20 @@ def _keep_one_label(profiles: list[ColumnProfile]) -> None:
 def _preview_dict(frame: pd.DataFrame | None) -> dict[str, Any]:
     if frame is None:
         return {"columns": [], "rows": []}
+    frame = frame.apply(_whole_numbers_as_int)
     rows = []
     for record in frame.astype(object).where(frame.notna(), None).itertuples(index=False):
         rows.append([_jsonable(v) for v in record])
     return {"columns": [str(c) for c in frame.columns], "rows": rows}
+
+
+def _whole_numbers_as_int(column: pd.Series) -> pd.Series:
+    """An integer column with a missing value is read as float: preview it as integers again."""
+    if pd.api.types.is_float_dtype(column):
+        values = column.dropna()
+        if len(values) and np.isfinite(values).all() and (values == np.floor(values)).all():
+            return column.astype("Int64")
+    return column
 
 
 def _jsonable(value: Any) -> Any:

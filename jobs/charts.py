@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from .labels import label, spell
 from .models import Job
 
 # Per-kind chart builders: the uplift and attribute apps register theirs in ``AppConfig.ready``.
@@ -32,13 +33,28 @@ def kind_panel(job: Job) -> str | None:
     """Template name of the kind's extra panel on the job page, if it registered one."""
     return _KIND_PANELS.get(job.kind)
 
-LAYOUT = {"margin": {"l": 60, "r": 60, "t": 40, "b": 90}, "height": 360, "autosize": True,
-          "legend": {"orientation": "h", "y": -0.32}}
+# The title sits below the mode bar (which Plotly draws in the top 30 px on hover), axes make room
+# for their own tick labels and titles (automargin), and hover labels carry 4 decimals.
+MODEBAR_ROOM = 30
+LAYOUT = {"margin": {"l": 60, "r": 60, "t": 40 + MODEBAR_ROOM, "b": 90}, "height": 360 + MODEBAR_ROOM,
+          "autosize": True, "legend": {"orientation": "h", "y": -0.32}}
+
+
+def _axis(title: str, hoverformat: str = ".4f", **extra: Any) -> dict[str, Any]:
+    return {"title": {"text": title}, "automargin": True, "hoverformat": hoverformat, **extra}
 
 
 def _layout(title: str, x: str, y: str, **extra: Any) -> dict[str, Any]:
-    return {**LAYOUT, "title": {"text": title, "font": {"size": 15}}, "xaxis": {"title": {"text": x}},
-            "yaxis": {"title": {"text": y}}, **extra}
+    return {**LAYOUT, "title": {"text": title, "font": {"size": 15}, "yref": "container", "y": 1, "yanchor": "top",
+                                "pad": {"t": MODEBAR_ROOM}},
+            "xaxis": _axis(x), "yaxis": _axis(y), **extra}
+
+
+def _title_room(layout: dict[str, Any], lines: int) -> dict[str, Any]:
+    """More top margin for a title of several lines (e.g. one with a ``<sup>`` note)."""
+    extra = 22 * (lines - 1)
+    return {**layout, "margin": {**layout["margin"], "t": layout["margin"]["t"] + extra},
+            "height": layout["height"] + extra}
 
 
 def roc_figure(jobs: list[Job]) -> dict[str, Any] | None:
@@ -66,24 +82,40 @@ def roc_figure(jobs: list[Job]) -> dict[str, Any] | None:
     return {"id": "roc", "data": traces, "layout": layout}
 
 
+def _is_loss(key: str) -> bool:
+    return "loss" in key
+
+
 def learning_figure(job: Job) -> dict[str, Any] | None:
+    """Losses (train and validation) on the left axis, ranking metrics (AUC, GAUC, Qini…) on the right:
+    a log loss of 0.45 and an AUC of 0.75 never share one scale."""
     history = job.curves.get("history") or []
     if not history:
         return None
     epochs = [h["epoch"] for h in history]
     traces = [{"type": "scatter", "mode": "lines+markers", "x": epochs, "y": [h.get("train_loss") for h in history],
-               "name": "train loss", "yaxis": "y"}]
+               "name": "training loss", "yaxis": "y"}]
+    scores = []
     for key in sorted(k for k in history[0] if k.startswith("valid_")):
+        side = "y" if _is_loss(key) else "y2"
         traces.append({"type": "scatter", "mode": "lines+markers", "x": epochs, "y": [h.get(key) for h in history],
-                       "name": key.replace("_", " "), "yaxis": "y2"})
-    layout = _layout("Learning curves", "Epoch", "Train loss")
+                       "name": label(key), "yaxis": side,
+                       **({"line": {"dash": "dot"}} if side == "y" else {})})
+        if side == "y2":
+            scores.append(spell(key[len("valid_"):]))
+    layout = _layout("Learning curves", "Epoch", "Loss")
     layout["xaxis"]["dtick"] = 1
-    layout["yaxis2"] = {"title": {"text": "Validation metric"}, "overlaying": "y", "side": "right"}
+    layout["margin"] = {**layout["margin"], "r": 80}
+    if scores:
+        layout["yaxis2"] = _axis(f"Validation {' / '.join(scores)}", overlaying="y", side="right", showgrid=False)
+    else:
+        traces = [{**t, "yaxis": "y"} for t in traces]
     best = job.summary.get("best_epoch")
     if best:
         layout["shapes"] = [{"type": "line", "x0": best, "x1": best, "yref": "paper", "y0": 0, "y1": 1,
                              "line": {"dash": "dash", "color": "#2a9d8f"}}]
-        layout["annotations"] = [{"x": best, "y": 1, "yref": "paper", "text": "best epoch", "showarrow": False}]
+        layout["annotations"] = [{"x": best, "y": 1, "yref": "paper", "text": "best epoch", "showarrow": False,
+                                 "yanchor": "bottom"}]
     return {"id": "learning", "data": traces, "layout": layout}
 
 
@@ -123,7 +155,7 @@ def comparison_charts(jobs: list[Job]) -> list[dict[str, Any]]:
             traces.append({"type": "scatter", "mode": "lines+markers", "x": [h["epoch"] for h in history],
                            "y": [h.get(metric) for h in history], "name": f"{job.display_name} {metric.replace('_', ' ')}"})
     if traces:
-        layout = _layout("Validation metric per epoch", "Epoch", "Validation AUC")
+        layout = _layout("Validation metric per epoch", "Epoch", "Validation metric")
         layout["xaxis"]["dtick"] = 1
         charts.append({"id": "valid-curves", "data": traces, "layout": layout})
     return charts

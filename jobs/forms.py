@@ -5,13 +5,14 @@ from django import forms
 
 from mlcore.api import Algorithm, Param
 
+from .labels import bounds, label
 from .models import Job
 from .registry import algorithms_for_kind, all_algorithms
 
 
 def param_field(param: Param) -> forms.Field:
     """A form field for ``param`` with its default, bounds and help text."""
-    help_text = param.help
+    help_text, name = param.help, label(param.name)
     attrs = {}
     if param.type in ("int", "float"):
         if param.min is not None:
@@ -19,16 +20,16 @@ def param_field(param: Param) -> forms.Field:
         if param.max is not None:
             attrs["max"] = param.max
         attrs["step"] = "1" if param.type == "int" else "any"
-        bounds = " to ".join(f"{b:g}" for b in (param.min, param.max) if b is not None)
-        help_text = f"{param.help} ({bounds})" if bounds else param.help
-        return forms.CharField(initial=param.default, help_text=help_text, required=False,
+        range_text = bounds(param.min, param.max, integer=param.type == "int")
+        help_text = f"{param.help} {range_text}" if range_text else param.help
+        return forms.CharField(initial=param.default, help_text=help_text, required=False, label=name,
                                widget=forms.NumberInput(attrs=attrs))
     if param.type == "bool":
-        return forms.BooleanField(initial=param.default, required=False, help_text=help_text)
+        return forms.BooleanField(initial=param.default, required=False, help_text=help_text, label=name)
     if param.type == "choice":
         return forms.ChoiceField(choices=[(c, c) for c in param.choices], initial=param.default, help_text=help_text,
-                                 required=False)
-    return forms.CharField(initial=param.default, required=False, help_text=help_text)
+                                 required=False, label=name)
+    return forms.CharField(initial=param.default, required=False, help_text=help_text, label=name)
 
 
 ROLE_HELP = {

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable
 
+from .labels import label
 from .models import Job
 
 # Headline metrics in the order analysts read them; anything else numeric follows alphabetically.
@@ -32,7 +33,7 @@ class Column:
 
     @property
     def label(self) -> str:
-        return self.key.replace("_", " ")
+        return label(self.key)
 
 
 def _numeric(value: Any) -> bool:

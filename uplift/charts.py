@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from jobs.charts import _layout, learning_figure
+from jobs.charts import _layout, _title_room, learning_figure
 from jobs.models import Job
 
 TASK_LABELS = {"ctr": "CTR (click / visit)", "ctcvr": "CTCVR (click and conversion)"}
@@ -38,14 +38,14 @@ def _score_label(job: Job, short: str, task: str, k: str, definition: str) -> st
 def curve_figure(job: Job, task: str, curve: str) -> dict[str, Any] | None:
     """Model curve (with its bootstrap band), perfect and random curves of every treated arm for one task.
 
-    One legend entry per arm (clicking it toggles the arm's whole group). The y axis fits the model,
-    band and random curves; the perfect uplift curve is often far higher and runs off the top
-    (double-click the chart to see all of it).
+    One legend entry per arm (clicking it toggles the arm's whole group). The y axis is fitted by
+    Plotly to the curves shown, so no line runs off the plot: the perfect uplift curve, often far
+    above the model's, starts hidden behind its own legend entry ("perfect ranking", click to show).
     """
     per_arm = job.curves.get(task) or {}
     title, y_title, short, definition = CURVE_LABELS[curve]
     traces: list[dict[str, Any]] = []
-    fitted: list[float] = []
+    perfect_hidden = curve == "uplift"
     for i, (k, arm_curves) in enumerate(sorted(per_arm.items())):
         color, arm, group = PALETTE[i % len(PALETTE)], arm_curves.get("arm", k), f"arm{k}"
         model = arm_curves.get(curve)
@@ -57,37 +57,35 @@ def curve_figure(job: Job, task: str, curve: str) -> dict[str, Any] | None:
                            "y": band["low"] + band["high"][::-1], "fill": "toself", "fillcolor": _transparent(color),
                            "line": {"width": 0}, "hoverinfo": "skip", "legendgroup": group, "showlegend": False,
                            "name": f"{arm}: 95 % bootstrap band"})
-            fitted += band["low"] + band["high"]
         traces.append({"type": "scatter", "mode": "lines", "x": model["x"], "y": model["y"], "legendgroup": group,
                        "name": f"{arm} vs control{_score_label(job, short, task, k, definition)}",
                        "line": {"color": color}})
-        fitted += model["y"]
         for ref, dash in (("perfect", "dash"), ("random", "dot")):
             points = arm_curves.get(f"{curve}_{ref}")
-            if points:
-                traces.append({"type": "scatter", "mode": "lines", "x": points["x"], "y": points["y"],
-                               "legendgroup": group, "showlegend": False, "name": f"{arm}: {ref}",
-                               "line": {"color": color, "dash": dash, "width": 1}})
-                if ref == "random" or curve == "qini":
-                    fitted += points["y"]
+            if not points:
+                continue
+            trace = {"type": "scatter", "mode": "lines", "x": points["x"], "y": points["y"], "legendgroup": group,
+                     "showlegend": False, "name": f"{arm}: {ref}", "line": {"color": color, "dash": dash, "width": 1}}
+            if ref == "perfect" and perfect_hidden:
+                first = not any(t.get("legendgroup") == "perfect" for t in traces)
+                trace.update(legendgroup="perfect", visible="legendonly", showlegend=first, legendrank=1001,
+                             name="perfect ranking (click to show)" if first else f"{arm}: perfect")
+            traces.append(trace)
     if not traces:
         return None
     note = "solid: model · band: 95 % bootstrap · dashed: perfect ranking · dotted: random"
     layout = _layout(f"{title}, {TASK_LABELS[task]} — held-out rows<br><sup>{note}</sup>",
                      "Rows targeted (ranked by predicted uplift)", y_title)
-    layout["margin"] = {**layout["margin"], "t": 60}
-    values = [v for v in fitted if v is not None]
-    if values:
-        low, high = min(values), max(values)
-        pad = 0.08 * (high - low or 1.0)
-        layout["yaxis"]["range"] = [low - pad, high + pad]
-    return {"id": f"{curve}-{task}", "data": traces, "layout": _room_for_legend(layout, len(per_arm))}
+    layout["xaxis"]["hoverformat"], layout["yaxis"]["hoverformat"] = ",.0f", ",.2f"
+    layout["yaxis"]["autorange"] = True
+    n_entries = len(per_arm) + (1 if perfect_hidden else 0)
+    return {"id": f"{curve}-{task}", "data": traces, "layout": _room_for_legend(_title_room(layout, 2), n_entries)}
 
 
 def _room_for_legend(layout: dict[str, Any], n_entries: int) -> dict[str, Any]:
     """Grow the figure downwards so a horizontal legend (one entry a line) never covers the x-axis title."""
     extra = 22 * n_entries
-    return {**layout, "height": 330 + extra, "margin": {**layout["margin"], "b": 80 + extra},
+    return {**layout, "height": layout["height"] - 30 + extra, "margin": {**layout["margin"], "b": 80 + extra},
             "legend": {"orientation": "h", "yanchor": "top", "y": -0.25}}
 
 
@@ -137,8 +135,8 @@ def true_effect_figure(job: Job, task: str) -> dict[str, Any] | None:
     layout = _layout(f"True effect captured, {TASK_LABELS[task]} (generated data)<br><sup>solid: ranking by the "
                      "model · dashed: ranking by the true effect (the best possible)</sup>", "Rows targeted",
                      "Σ true per-row uplift of the targeted rows")
-    layout["margin"] = {**layout["margin"], "t": 60}
-    return {"id": f"true-{task}", "data": traces, "layout": _room_for_legend(layout, len(per_arm))}
+    layout["xaxis"]["hoverformat"], layout["yaxis"]["hoverformat"] = ",.0f", ",.2f"
+    return {"id": f"true-{task}", "data": traces, "layout": _room_for_legend(_title_room(layout, 2), len(per_arm))}
 
 
 def job_figures(job: Job) -> list[dict[str, Any]]:
@@ -185,6 +183,8 @@ def comparison_figures(jobs: list[Job]) -> list[dict[str, Any]]:
                     arm = reference.get("arm", k)
                     layout = _layout(f"{title}, {TASK_LABELS[task]}, {arm} vs control{caveat}", "Rows targeted",
                                      y_title)
+                    layout["xaxis"]["hoverformat"], layout["yaxis"]["hoverformat"] = ",.0f", ",.2f"
+                    layout = _title_room(layout, 2 if caveat else 1)
                     figures.append({"id": f"cmp-{curve}-{task}-{k}", "data": traces,
                                     "layout": _room_for_legend(layout, len(traces))})
     return figures

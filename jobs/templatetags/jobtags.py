@@ -1,7 +1,38 @@
-"""Small template helpers for the job pages."""
+"""Small template helpers for the job pages; labels, units and formats come from ``jobs.labels``."""
 from django import template
 
+from .. import labels
+
 register = template.Library()
+
+
+@register.filter
+def human_label(key) -> str:
+    """``{{ key|human_label }}``: ``n_train`` → "Training rows"."""
+    return labels.label(key)
+
+
+@register.filter
+def human_value(value, key) -> str:
+    """``{{ value|human_value:key }}``: the value in the unit and precision its key calls for."""
+    return labels.display(key, value)
+
+
+@register.filter
+def metric_rows(metrics) -> list[tuple[str, str, str, str]]:
+    """Held-out metrics as ``(key, label, text, raw)`` rows: formatted for reading, raw for scripts."""
+    if not hasattr(metrics, "items"):
+        return []
+    return [(k, labels.label(k), labels.display(k, v), "" if v is None else f"{v:.10g}" if isinstance(v, float) else str(v))
+            for k, v in metrics.items()]
+
+
+@register.filter
+def param_rows(params) -> list[tuple[str, str, str]]:
+    """Hyperparameters as ``(key, label, text)`` rows."""
+    if not hasattr(params, "items"):
+        return []
+    return [(k, labels.label(k), labels.display_param(k, v)) for k, v in params.items()]
 
 
 @register.filter
@@ -50,8 +81,8 @@ def run_facts(summary) -> list[tuple[str, str, str]]:
         rows.append(("inference_ms_per_batch", "Inference latency", text))
     elif _number(summary.get("inference_ms_per_1k")) is not None:  # runs from before per-batch timing
         rows.append(("inference_ms_per_1k", "Inference latency", f"{summary['inference_ms_per_1k']:,.2f} ms per 1,000 rows"))
-    rows += [(k, k, "—" if v is None else str(v)) for k, v in summary.items()
-             if k not in FACT_KEYS and _short(v)]
+    rows += [(k, labels.label(k), labels.display(k, v)) for k, v in summary.items()
+             if k not in FACT_KEYS and _short(v) and not labels.is_hidden(k)]
     return rows
 
 
@@ -59,7 +90,8 @@ def _short(value) -> bool:
     """Whether a summary entry reads well as one table cell (mappings and long lists belong to a
     kind's own panel, e.g. the uplift metric definitions)."""
     if isinstance(value, dict):
-        return False
+        return (len(value) <= 6 and len(str(value)) <= 200  # e.g. test rows per arm
+                and all(not isinstance(v, (dict, list)) for v in value.values()))
     if isinstance(value, (list, tuple)):
         return len(value) <= 12 and len(str(value)) <= 200
     return len(str(value)) <= 200

@@ -73,6 +73,7 @@
                   margin: {l: 70, r: 30, t: 40, b: 80}, xaxis: {title: {text: "Users targeted (%)"}}, yaxis: {title: {text: LABELS[name]}},
                   legend: {orientation: "h", y: -0.25},
                   shapes: [{type: "line", x0: x[i], x1: x[i], yref: "paper", y0: 0, y1: 1, line: {dash: "dash", color: "#15803d"}}]};
+    if (window.ctrChartTheme) { layout = window.ctrChartTheme(layout, els.chart.clientWidth); }  // light/dark colours from the stylesheet
     Plotly.react(els.chart, data, layout, {responsive: true, displaylogo: false});
   }
 

@@ -129,3 +129,53 @@ def submit_scoring_job(*, owner, dataset: Dataset, source_job: Job | None = None
 
 
 __all__ = ["JobError", "RegistryError", "promote_run", "set_production", "submit_scoring_job", "run_schema"]
+
+
+EXPORT_SAMPLE_ROWS = 256
+
+
+def export_folder(version: ModelVersion):
+    return settings.MEDIA_ROOT / "registry" / version.name / f"v{version.version}"
+
+
+def export_version(version: ModelVersion) -> dict:
+    """TorchScript (+ ONNX where it exports), encoder.json and the model card of a CTR version, written once.
+
+    Returns the card. Raises :class:`RegistryError` for kinds that do not export.
+    """
+    from datasets.services import columnar_table
+
+    from . import export as E
+    from .serving import CTRScorer
+
+    folder = export_folder(version)
+    card_path = folder / E.CARD_FILE
+    if card_path.exists():
+        return json.loads(card_path.read_text())
+    job = version.job
+    if job.kind != "ctr":
+        raise RegistryError({"version": f"{job.kind} models are not exported (uplift nets return several heads per "
+                                        "arm; HyperPAVE needs the product graph): score them with a scoring job."})
+    scorer = CTRScorer(settings.MEDIA_ROOT / job.artifact_path, job.algorithm, run_schema(job))
+    table = columnar_table(job.dataset)
+    sample = next(table.iter_frames(scorer.read_columns(table.columns), batch_rows=EXPORT_SAMPLE_ROWS))
+    encoded = scorer.encoder.transform(sample)
+    folder.mkdir(parents=True, exist_ok=True)
+    exports: dict[str, str] = {}
+    try:
+        E.export_torchscript(scorer.net, encoded, folder / E.TORCHSCRIPT_FILE)
+        exports["torchscript"] = E.TORCHSCRIPT_FILE
+    except (E.ExportError, RuntimeError) as exc:
+        exports["torchscript"] = f"not exported: {exc}"
+    why = E.export_onnx(scorer.net, encoded, folder / E.ONNX_FILE)
+    exports["onnx"] = E.ONNX_FILE if not why else f"not exported: {why}"
+    encoder = scorer.encoder.to_dict()
+    (folder / E.ENCODER_FILE).write_text(json.dumps(encoder))
+    dataset = job.dataset
+    card = E.model_card(name=version.name, version=version.version, algorithm=job.algorithm, params=job.params,
+                        encoder=encoder, metrics=job.metrics, inputs=E.input_contract(encoded), exports=exports,
+                        dataset={"name": dataset.name, "rows": dataset.n_rows, "sha256": dataset.sha256,
+                                 "file": dataset.original_filename})
+    (folder / E.CARD_MD_FILE).write_text(E.card_markdown(card))
+    card_path.write_text(json.dumps(card, indent=2))
+    return card

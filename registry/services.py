@@ -14,7 +14,7 @@ from django.db.models import Max
 
 from datasets.models import Dataset
 from jobs.models import Job
-from jobs.services import JobError, enqueue_job
+from jobs.services import enqueue_job
 
 from .models import ModelVersion
 from .serving import SCORABLE_KINDS, ScoringError, ServingSchema, check_columns, schema_for_run
@@ -128,7 +128,17 @@ def submit_scoring_job(*, owner, dataset: Dataset, source_job: Job | None = None
     return scoring
 
 
-__all__ = ["JobError", "RegistryError", "promote_run", "set_production", "submit_scoring_job", "run_schema"]
+def submit_or_discard(*, owner, dataset: Dataset, **kwargs) -> Job:
+    """:func:`submit_scoring_job` on a dataset uploaded just for it; a refused request deletes the upload again."""
+    from datasets.services import delete_dataset
+
+    try:
+        return submit_scoring_job(owner=owner, dataset=dataset, **kwargs)
+    except RegistryError:
+        delete_dataset(dataset)
+        raise
+
+
 
 
 EXPORT_SAMPLE_ROWS = 256

@@ -5,7 +5,6 @@ from pathlib import Path
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -102,15 +101,15 @@ def _submit(request: HttpRequest, data: dict) -> Job:
     source = None
     if data.get("source_job"):
         source = get_object_or_404(jobs_visible_to(request.user), pk=int(data["source_job"]))
-    with transaction.atomic():
-        if data.get("file"):
-            upload = data["file"]
-            dataset = create_dataset(owner=request.user, source_file=upload, filename=upload.name, kind="rows",
-                                     name=f"New rows: {Path(upload.name).stem}")
-        else:
-            dataset = get_object_or_404(datasets_visible_to(request.user), pk=int(data["dataset"]))
+    if not data.get("file"):
+        dataset = get_object_or_404(datasets_visible_to(request.user), pk=int(data["dataset"]))
         return services.submit_scoring_job(owner=request.user, dataset=dataset, source_job=source,
                                            model_name=data.get("model", ""))
+    upload = data["file"]
+    dataset = create_dataset(owner=request.user, source_file=upload, filename=upload.name, kind="rows",
+                             name=f"New rows: {Path(upload.name).stem}")
+    return services.submit_or_discard(owner=request.user, dataset=dataset, source_job=source,
+                                      model_name=data.get("model", ""))
 
 
 @login_required

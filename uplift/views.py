@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.db import transaction
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -70,7 +69,7 @@ def _csv(frame, filename: str) -> HttpResponse:
 def score_users(request: HttpRequest, pk: int) -> HttpResponse:
     """Upload users with the training features (no outcomes needed): a scoring job on a worker scores them
     (any size, streamed in chunks) and its page links the predicted uplift per arm and task."""
-    from registry.services import RegistryError, submit_scoring_job
+    from registry.services import RegistryError, submit_or_discard
 
     job = _uplift_job(request, pk)
     error = ""
@@ -82,10 +81,9 @@ def score_users(request: HttpRequest, pk: int) -> HttpResponse:
             error = "Choose a CSV or Parquet file with the same feature columns as the training data."
         else:
             try:
-                with transaction.atomic():
-                    rows = create_dataset(owner=request.user, source_file=upload, filename=upload.name, kind="rows",
-                                          name=f"Users to score: {Path(upload.name).stem}")
-                    scoring = submit_scoring_job(owner=request.user, dataset=rows, source_job=job)
+                rows = create_dataset(owner=request.user, source_file=upload, filename=upload.name, kind="rows",
+                                      name=f"Users to score: {Path(upload.name).stem}")
+                scoring = submit_or_discard(owner=request.user, dataset=rows, source_job=job)
             except RegistryError as exc:
                 error = " ".join(exc.errors.values())
             except DatasetError as exc:

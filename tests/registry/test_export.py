@@ -7,7 +7,6 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 
 from registry import services
 from registry.export import CARD_FILE, TORCHSCRIPT_FILE

@@ -2,13 +2,11 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from jobs.models import Job
 from registry import services
-from registry.serving import CTRScorer
 
 from .conftest import clicks_frame, new_products, run, save
 

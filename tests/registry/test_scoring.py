@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -94,3 +95,26 @@ def test_hyperpave_scores_new_products_with_the_runs_threshold(user, attribute_r
     got = {(r.product_id, r.attribute): r.value for r in scored.itertuples()}
     assert got.get(("new-1", "Brand")) == "Nike" and got.get(("new-2", "Flavor")) == "Chai"
     assert set(scored["product_id"]) <= {"new-1", "new-2", "new-3"}
+
+
+def test_a_cancelled_scoring_job_stops_between_chunks_and_closes_its_file(user, ctr_run, tmp_path):
+    from mlcore.api import Cancelled, RunContext
+    from mlcore.columnar import ColumnarTable
+    from registry.scoring_job import stream_scores
+    from registry.serving import CTRScorer
+
+    path = tmp_path / "rows.parquet"
+    clicks_frame(5000, seed=3).to_parquet(path, index=False)
+    calls = []
+
+    def check_cancelled():
+        calls.append(1)
+        if len(calls) == 3:
+            raise Cancelled()
+
+    ctx = RunContext(params={"chunk_rows": 1000}, roles={}, read_table=None, workdir=tmp_path,
+                     check_cancelled=check_cancelled, table=ColumnarTable(path))
+    scorer = CTRScorer(ctr_run.workdir / "model.pt", "deepfm", services.run_schema(ctr_run))
+    with pytest.raises(Cancelled):
+        stream_scores(ctx, scorer, tmp_path / "out.parquet")
+    assert len(pd.read_parquet(tmp_path / "out.parquet")) == 2000  # two chunks scored, then it stopped

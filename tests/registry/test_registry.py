@@ -67,3 +67,20 @@ def test_job_page_offers_promotion_and_the_form_promotes(client, user, ctr_run):
     response = client.post(f"/registry/runs/{ctr_run.pk}/promote/", {"name": "from-page", "notes": "n"})
     assert response.status_code == 302 and response["Location"] == "/registry/models/from-page/"
     assert ModelVersion.objects.get(name="from-page").job == ctr_run
+
+
+def test_pages_of_new_rows_predictions_and_the_scoring_job_render(client, user, ctr_run, tmp_path):
+    from datasets.models import Dataset
+
+    from .conftest import clicks_frame, run, save
+
+    rows = save(clicks_frame(200, seed=3), tmp_path / "rows.csv", user, "rows", "tomorrow")
+    job = run(services.submit_scoring_job(owner=user, dataset=rows, source_job=ctr_run))
+    predictions = Dataset.objects.get(pk=job.summary["predictions_dataset_id"])
+    client.force_login(user)
+    for url in (rows.get_absolute_url(), predictions.get_absolute_url(), "/registry/score/", f"/registry/score/?run={ctr_run.pk}",
+                "/jobs/?kind=scoring", "/registry/"):
+        assert client.get(url).status_code == 200, url
+    page = client.get(job.get_absolute_url()).content.decode()
+    assert "Scored 200 rows" in page and 'data-metric="auc"' in page and "promote-submit" not in page
+    assert client.get(f"/registry/scoring/{job.pk}/predictions.xlsx").status_code == 404

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "modeling",
     "uplift",
     "attributes",
+    "registry",
 ]
 
 MIDDLEWARE = [

@@ -13,6 +13,7 @@ from rest_framework.routers import DefaultRouter
 from datasets.api import DatasetViewSet
 from jobs.api import JobViewSet, algorithm_list
 from jobs.views import home
+from registry.api import ScoringJobViewSet
 
 
 
@@ -31,6 +32,7 @@ def favicon(request) -> HttpResponse:
 router = DefaultRouter()
 router.register("datasets", DatasetViewSet, basename="dataset")
 router.register("jobs", JobViewSet, basename="job")
+router.register("scoring-jobs", ScoringJobViewSet, basename="scoring-job")
 
 urlpatterns = [
     path("", home, name="home"),
@@ -41,9 +43,12 @@ urlpatterns = [
     path("jobs/", include("jobs.urls")),
     path("uplift/", include("uplift.urls")),
     path("attributes/", include("attributes.urls")),
+    path("registry/", include("registry.urls")),
     path("admin/", admin.site.urls),
     path("api/attributes/", include(("attributes.api", "attributes-api"))),
     path("api/uploads/", include("datasets.upload_api")),
+    path("api/uplift/", include(("uplift.api", "uplift-api"))),
+    path("api/", include(("registry.api", "registry-api"))),
     path("api/", include(router.urls)),
     path("api/algorithms/", algorithm_list, name="api-algorithms"),
     path("api/auth/token/", obtain_auth_token, name="api-token"),

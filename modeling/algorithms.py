@@ -5,7 +5,7 @@ from mlcore.api import Algorithm, Param, RunContext, RunResult
 
 from .nets import AWMoE, DCNv2, DeepFM, DIN, LR, QIN, TIN
 from .item_side import ITEM_TABLE_PARAM
-from .pipeline import parse_hidden_units, train_sequence, train_tabular
+from .pipeline import NetFactory, parse_hidden_units, train_sequence, train_tabular
 
 COMMON = (
     Param("epochs", "int", 10, "Passes over the training rows (early stopping may end sooner).", min=1, max=200),
@@ -57,44 +57,43 @@ def mlp_params(hidden_units: str, dropout: float = 0.0, batch_norm: bool = False
 ATTENTION_UNITS = Param("attention_units", "str", "64,32", "Hidden widths of the attention (activation) unit.")
 
 
-def _run_lr(ctx: RunContext) -> RunResult:
-    return train_tabular(ctx, lambda schema, p: LR(schema))
-
-
-def _run_deepfm(ctx: RunContext) -> RunResult:
-    return train_tabular(ctx, lambda schema, p: DeepFM(
-        schema, p["embedding_dim"], parse_hidden_units(p["hidden_units"]), p["dropout"], p["batch_norm"]))
-
-
-def _run_dcnv2(ctx: RunContext) -> RunResult:
-    return train_tabular(ctx, lambda schema, p: DCNv2(
+NET_FACTORIES: dict[str, NetFactory] = {
+    "lr": lambda schema, p: LR(schema),
+    "deepfm": lambda schema, p: DeepFM(
+        schema, p["embedding_dim"], parse_hidden_units(p["hidden_units"]), p["dropout"], p["batch_norm"]),
+    "dcnv2": lambda schema, p: DCNv2(
         schema, p["embedding_dim"], p["cross_layers"], parse_hidden_units(p["hidden_units"]), p["dropout"],
-        p["batch_norm"], p["structure"]))
-
-
-def _run_din(ctx: RunContext) -> RunResult:
-    return train_sequence(ctx, lambda schema, p: DIN(
+        p["batch_norm"], p["structure"]),
+    "din": lambda schema, p: DIN(
         schema, p["embedding_dim"], parse_hidden_units(p["attention_units"]), parse_hidden_units(p["hidden_units"]),
-        p["dropout"], p["batch_norm"], p["use_softmax"], p["max_len"]))
-
-
-def _run_qin(ctx: RunContext) -> RunResult:
-    return train_sequence(ctx, lambda schema, p: QIN(
+        p["dropout"], p["batch_norm"], p["use_softmax"], p["max_len"]),
+    "qin": lambda schema, p: QIN(
         schema, p["embedding_dim"], p["num_layers"], p["num_row"], p["dropout"], p["batch_norm"], p["max_len"],
-        p["attention_dim"] or None))
-
-
-def _run_tin(ctx: RunContext) -> RunResult:
-    return train_sequence(ctx, lambda schema, p: TIN(
+        p["attention_dim"] or None),
+    "tin": lambda schema, p: TIN(
         schema, p["embedding_dim"], parse_hidden_units(p["hidden_units"]), p["dropout"], p["batch_norm"],
-        p["temporal_encoding"], p["num_time_buckets"], p["max_len"], p["project_interest"]))
-
-
-def _run_awmoe(ctx: RunContext) -> RunResult:
-    return train_sequence(ctx, lambda schema, p: AWMoE(
+        p["temporal_encoding"], p["num_time_buckets"], p["max_len"], p["project_interest"]),
+    "awmoe": lambda schema, p: AWMoE(
         schema, p["embedding_dim"], p["num_experts"], parse_hidden_units(p["expert_units"]),
         parse_hidden_units(p["attention_units"]), parse_hidden_units(p["gate_units"]), p["dropout"], p["batch_norm"],
-        p["use_softmax"], p["mask_prob"], p["contrastive_weight"], p["temperature"], p["max_len"]))
+        p["use_softmax"], p["mask_prob"], p["contrastive_weight"], p["temperature"], p["max_len"]),
+}
+"""How each CTR algorithm builds its net from the encoder's schema and its hyperparameters; training and
+scoring a saved model (``registry``) both use these, so a reloaded model has exactly the trained shape."""
+SEQUENCE_KEYS = ("din", "qin", "tin", "awmoe")
+
+
+def _runner(key: str):
+    train = train_sequence if key in SEQUENCE_KEYS else train_tabular
+
+    def run(ctx: RunContext) -> RunResult:
+        return train(ctx, NET_FACTORIES[key])
+    run.__name__ = f"_run_{key}"
+    return run
+
+
+_run_lr, _run_deepfm, _run_dcnv2, _run_din, _run_qin, _run_tin, _run_awmoe = (
+    _runner(k) for k in ("lr", "deepfm", "dcnv2", "din", "qin", "tin", "awmoe"))
 
 
 CTR_ALGORITHMS = (

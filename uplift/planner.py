@@ -175,3 +175,50 @@ def uplift_curve_band(y: np.ndarray, s: np.ndarray, w: np.ndarray, n_boot: int =
                       for start in range(0, n_boot, chunk)])  # (B, G)
     low, high = np.quantile(boot, [alpha / 2, 1 - alpha / 2], axis=0)
     return {"x": (shares * len(y)).tolist(), "low": low.tolist(), "high": high.tolist()}
+
+
+def plan_at(plan: dict[str, Any], arm: int, task: str, *, share: float | None = None, cost: float | None = None,
+            value: float | None = None, population: float | None = None) -> dict[str, Any]:
+    """Expected incremental outcomes of one budget, read from a job's planner curves (:func:`build_plan`).
+
+    The budget is a ``share`` of users (rounded to the 1 % grid) or, with ``cost`` per treated user
+    and ``value`` per conversion, the share that maximises value × incremental conversions − cost ×
+    treated users. Totals are scaled from the plan's population to ``population`` when given.
+    Raises ``KeyError`` for an arm or task the plan lacks and ``ValueError`` for a bad budget.
+    """
+    key = f"{arm}:{task}"
+    if key not in plan["plans"]:
+        arms = ", ".join(f"{k} ({name})" for k, name in plan["arms"].items() if k != "0")
+        raise KeyError(f"no plan for arm {arm} and task {task!r}; arms: {arms}; tasks: {', '.join(plan['tasks'])}")
+    p = plan["plans"][key]
+    pop = float(population) if population else float(p["population"])
+    if pop <= 0:
+        raise ValueError("population must be positive")
+    f = pop / p["population"]
+    shares = np.asarray(p["shares"], dtype=np.float64)
+    result: dict[str, Any] = {}
+    if share is not None:
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"share must be between 0 and 1, got {share}")
+        i = int(np.argmin(np.abs(shares - share)))
+    elif cost is not None and value is not None:
+        conv = p["outcomes"]["conversions"]
+        profit = value * np.asarray(conv["model"], dtype=np.float64) * f - cost * shares * pop
+        i = int(np.argmax(profit))
+        result["profit"] = float(profit[i])
+        if "model_low" in conv:
+            result["profit_low"] = float(value * conv["model_low"][i] * f - cost * shares[i] * pop)
+            result["profit_high"] = float(value * conv["model_high"][i] * f - cost * shares[i] * pop)
+    else:
+        raise ValueError("give a share, or both cost and value")
+    outcomes = {}
+    for name, o in p["outcomes"].items():
+        entry = {"model": o["model"][i] * f, "random": o["random"][i] * f,
+                 "gain": (o["model"][i] - o["random"][i]) * f}
+        for bound in ("model_low", "model_high", "random_low", "random_high", "gain_low", "gain_high"):
+            if o.get(bound) is not None and o[bound][i] is not None:
+                entry[bound] = o[bound][i] * f
+        outcomes[name] = entry
+    return {"arm": arm, "arm_name": plan["arms"][str(arm)], "task": task, "share": float(shares[i]),
+            "users": float(shares[i] * pop), "population": pop, "threshold": float(p["thresholds"][i]),
+            "n_heldout": int(p["n_rows"]), "outcomes": outcomes, **result}

@@ -3,19 +3,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
 
 from jobs.models import Job
 from jobs.selectors import jobs_visible_to
 
-from datasets.profiling import DatasetError, detect_format, read_table
-from mlcore.api import DataError
+from datasets.profiling import DatasetError
+from datasets.services import create_dataset
 
 from .planner import TASKS, chosen_users
-from .scoring import score_new_rows
 from .selectors import NoScores, heldout_scores, job_plan
 
 
@@ -69,7 +67,10 @@ def _csv(frame, filename: str) -> HttpResponse:
 
 @login_required
 def score_users(request: HttpRequest, pk: int) -> HttpResponse:
-    """Upload users with the training features (no outcomes needed); download their predicted uplift per arm."""
+    """Upload users with the training features (no outcomes needed): a scoring job on a worker scores them
+    (any size, streamed in chunks) and its page links the predicted uplift per arm and task."""
+    from registry.services import RegistryError, submit_or_discard
+
     job = _uplift_job(request, pk)
     error = ""
     if request.method == "POST":
@@ -80,13 +81,15 @@ def score_users(request: HttpRequest, pk: int) -> HttpResponse:
             error = "Choose a CSV or Parquet file with the same feature columns as the training data."
         else:
             try:
-                path = Path(upload.temporary_file_path())
-                frame = read_table(path, detect_format(path))
-                scored = score_new_rows(settings.MEDIA_ROOT / job.artifact_path, frame)
-            except (DataError, DatasetError, ValueError) as exc:
-                error = str(exc)
+                rows = create_dataset(owner=request.user, source_file=upload, filename=upload.name, kind="rows",
+                                      name=f"Users to score: {Path(upload.name).stem}")
+                scoring = submit_or_discard(owner=request.user, dataset=rows, source_job=job)
+            except RegistryError as exc:
+                error = " ".join(exc.errors.values())
+            except DatasetError as exc:
+                error = " ".join(exc.messages)
             else:
-                return _csv(scored, f"job-{job.pk}-uplift-scores.csv")
+                return redirect(scoring)
     features = [c["name"] for c in job.dataset.columns if c["role"] in ("categorical", "numeric", "user_id")]
     return render(request, "uplift/score.html", {"job": job, "error": error, "features": features},
                   status=400 if error else 200)

@@ -156,8 +156,15 @@ def test_scoring_new_users_returns_uplift_per_arm(client, user, synthetic_datase
     client.force_login(user)
     with open(path, "rb") as fh:
         response = client.post(f"/uplift/jobs/{job.pk}/score/", {"file": fh})
+    assert response.status_code == 302  # to the scoring job's page: the rows are scored on a worker
+    from jobs.models import Job
+
+    scoring = Job.objects.get(kind="scoring", params__source_job=job.pk)
+    assert response["Location"] == scoring.get_absolute_url()
+    assert execute_job(scoring.pk, "pytest", 1) == "succeeded", Job.objects.get(pk=scoring.pk).log_tail
+    response = client.get(f"/registry/scoring/{scoring.pk}/predictions.csv")
     assert response.status_code == 200 and response["Content-Type"] == "text/csv"
-    scored = pd.read_csv(io.StringIO(response.content.decode()))
+    scored = pd.read_csv(io.StringIO(b"".join(response.streaming_content).decode()))
     assert len(scored) == 300 and scored["user_id"].tolist() == new["user_id"].tolist()
     assert {"uplift_ctr__1", "uplift_ctr__2", "uplift_ctcvr__1", "uplift_ctcvr__2", "best_arm_ctr"} <= set(scored)
     # the same model on the same rows through the pipeline's own prediction path
@@ -171,7 +178,7 @@ def test_scoring_new_users_returns_uplift_per_arm(client, user, synthetic_datase
     path.write_text("f0,f1\n0.1,0.2\n")
     with open(path, "rb") as fh:
         response = client.post(f"/uplift/jobs/{job.pk}/score/", {"file": fh})
-    assert response.status_code == 400 and "lacks feature column" in response.content.decode()
+    assert response.status_code == 400 and "missing column(s) `f2`" in response.content.decode()
 
 
 def test_metric_matrix_rows_columns_and_intervals(user, synthetic_dataset):

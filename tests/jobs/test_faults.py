@@ -24,7 +24,7 @@ from jobs.models import Job
 from tests.conftest import WorkerProcess, wait_for
 from tests.private_services import PrivatePostgres, PrivateRedis, django_on, mount_available, tmpfs
 
-pytestmark = [pytest.mark.slow, pytest.mark.worker]
+pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.faults]
 
 FAST_RECOVERY = {"JOB_STALE_SECONDS": "6", "JOB_REQUEUE_AFTER_SECONDS": "3", "JOB_DB_RETRY_SECONDS": "30",
                  "JOB_MIN_FREE_MB": "1", "JOB_PROGRESS_MIN_INTERVAL": "0.2"}
@@ -183,7 +183,9 @@ def test_job_folder_turned_read_only_mid_run_fails_with_a_clear_message(stack):
     try:
         wait_for(lambda: stack.job(job.pk).progress >= 0.1, 30, message="the job to run")
         subprocess.run(["mount", "-o", "remount,ro", str(job.workdir)], check=True)
+        made_read_only = time.time()
         [done] = stack.finished([job.pk], 30)
+        record("job folder made read-only, job marked failed", done.finished_at.timestamp() - made_read_only)
     finally:
         mount.__exit__(None, None, None)
     assert done.status == "failed" and done.error.startswith("job folder not writable:"), done.error

@@ -161,10 +161,10 @@ def django_on(database: dict, broker_url: str) -> Iterator[None]:
 
 
 def _reset_pools(app) -> None:
-    try:
-        app.pool.force_close_all()
-    except Exception:  # noqa: BLE001 - a pool on a dead server may not close cleanly
-        pass
+    """Close and forget every broker connection pool (kombu keeps them per URL, process-wide)."""
+    from kombu import pools
+
+    pools.reset()
     app._pool = None
     app.amqp._producer_pool = None
 

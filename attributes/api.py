@@ -8,6 +8,8 @@ from rest_framework.decorators import api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from mlcore.querystring import parse_int
+
 from . import selectors, services
 from .models import ExtractedValue
 
@@ -29,10 +31,9 @@ def job_values(request: Request, pk: int) -> Response:
     """
     job = get_object_or_404(selectors.attribute_jobs_visible_to(request.user), pk=pk)
     filters = selectors.ValueFilters.from_query(request.query_params)
-    after = request.query_params.get("after", "")
-    size = request.query_params.get("size", "")
-    rows, next_after = selectors.values_page(job, filters, int(after) if after.isdigit() else 0,
-                                             min(int(size), 1000) if size.isdigit() and int(size) > 0 else 50)
+    after = parse_int(request.query_params.get("after"), 0)
+    size = parse_int(request.query_params.get("size"), selectors.PAGE_SIZE, minimum=1, maximum=1000)
+    rows, next_after = selectors.values_page(job, filters, after, size)
     return Response({"results": ExtractedValueSerializer(rows, many=True).data, "next": next_after})
 
 

@@ -3,16 +3,20 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from datasets.profiling import DatasetError
 from datasets.selectors import datasets_visible_to
+from mlcore.querystring import parse_int
 
 from . import selectors, services
 from .charts import coverage_charts
 from .models import ExtractedValue
+
+
+EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
 def _job(request: HttpRequest, pk: int):
@@ -29,7 +33,7 @@ def job_index(request: HttpRequest) -> HttpResponse:
 def values_browser(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     filters = selectors.ValueFilters.from_query(request.GET)
-    after = int(request.GET["after"]) if request.GET.get("after", "").isdigit() else 0
+    after = parse_int(request.GET.get("after"), 0)
     rows, next_after = selectors.values_page(job, filters, after)
     return render(request, "attributes/browser.html", {
         "job": job, "rows": rows, "next_after": next_after, "after": after, "filters": filters,
@@ -77,12 +81,13 @@ def coverage(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def export(request: HttpRequest, pk: int, fmt: str) -> StreamingHttpResponse:
+    """``export.csv`` (formula-like text escaped) or ``export.parquet`` (values as stored); any other format 404s."""
+    if fmt not in EXPORT_FORMATS:
+        raise Http404(f"Unknown export format `{fmt}`: use export.csv or export.parquet.")
     job = _job(request, pk)
     qs = selectors.ValueFilters.from_query(request.GET).apply(ExtractedValue.objects.filter(job=job))
-    if fmt == "parquet":
-        response = StreamingHttpResponse(services.export_parquet(qs), content_type="application/vnd.apache.parquet")
-    else:
-        response = StreamingHttpResponse(services.export_csv(qs), content_type="text/csv; charset=utf-8")
+    rows = services.export_parquet(qs) if fmt == "parquet" else services.export_csv(qs)
+    response = StreamingHttpResponse(rows, content_type=EXPORT_FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-attributes.{fmt}"'
     return response
 
@@ -95,7 +100,8 @@ def to_ctr(request: HttpRequest, pk: int) -> HttpResponse:
                   if d.columns_with_role("item_id")]
     errors: list[str] = []
     if request.method == "POST":
-        chosen = datasets_visible_to(request.user).filter(pk=request.POST.get("dataset") or 0).first()
+        chosen_id = parse_int(request.POST.get("dataset"), minimum=1)
+        chosen = datasets_visible_to(request.user).filter(pk=chosen_id).first() if chosen_id else None
         if chosen is None:
             errors = ["Pick a CTR dataset."]
         else:

@@ -11,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from datasets.selectors import datasets_visible_to
+from mlcore.querystring import parse_int
 
 from . import services
 from .models import Job
@@ -51,8 +52,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
         for field in ("status", "kind", "algorithm"):
             if params.get(field):
                 qs = qs.filter(**{field: params[field]})
-        if params.get("dataset", "").isdigit():
-            qs = qs.filter(dataset_id=int(params["dataset"]))
+        if parse_int(params.get("dataset")) is not None:
+            qs = qs.filter(dataset_id=parse_int(params["dataset"]))
         return qs
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_POST
 
 from datasets.models import Dataset
 from datasets.selectors import datasets_visible_to
+from mlcore.querystring import parse_ids, parse_int
 
 from . import services
 from .charts import comparison_charts, job_charts, kind_panel
@@ -26,8 +27,8 @@ def _filtered_jobs(request: HttpRequest):
         jobs = jobs.filter(status=status)
     if kind:
         jobs = jobs.filter(kind=kind)
-    if dataset.isdigit():
-        jobs = jobs.filter(dataset_id=int(dataset))
+    if parse_int(dataset) is not None:
+        jobs = jobs.filter(dataset_id=parse_int(dataset))
     return jobs, {"status": status, "kind": kind, "dataset": dataset}
 
 
@@ -45,7 +46,8 @@ def job_list(request: HttpRequest) -> HttpResponse:
 def job_new(request: HttpRequest) -> HttpResponse:
     datasets = datasets_visible_to(request.user).filter(status=Dataset.Status.READY)
     source = request.POST if request.method == "POST" else request.GET
-    dataset = datasets.filter(pk=source.get("dataset")).first() if str(source.get("dataset", "")).isdigit() else None
+    dataset_id = parse_int(source.get("dataset"), minimum=1)
+    dataset = datasets.filter(pk=dataset_id).first() if dataset_id else None
     algorithm = None
     if dataset is not None:
         choices = algorithms_for_kind(dataset.kind)
@@ -120,13 +122,16 @@ def job_artifact(request: HttpRequest, pk: int) -> FileResponse:
 def job_compare(request: HttpRequest) -> HttpResponse:
     """Pick 2+ finished jobs on one dataset; show their metrics side by side and overlaid curves."""
     visible = jobs_visible_to(request.user)
-    ids = [int(i) for i in request.GET.getlist("ids") if i.isdigit()]
+    ids = parse_ids(request.GET.getlist("ids"))
     chosen = list(visible.filter(pk__in=ids).order_by("pk"))
     error = ""
     datasets = {j.dataset_id for j in chosen}
     if len(datasets) > 1:
         error = "Pick jobs on the same dataset: their test splits must match to be comparable."
-    dataset_id = request.GET.get("dataset") or (chosen[0].dataset_id if chosen else None)
+    asked = request.GET.get("dataset", "")
+    dataset_id = parse_int(asked, minimum=1) or (chosen[0].dataset_id if chosen else None)
+    if asked and parse_int(asked, minimum=1) is None:
+        error = error or f"`{asked[:40]}` is not a dataset id: pick a dataset from the list."
     candidates = visible.filter(status=Job.Status.SUCCEEDED)
     if dataset_id:
         candidates = candidates.filter(dataset_id=dataset_id)

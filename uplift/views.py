@@ -13,6 +13,7 @@ from jobs.selectors import jobs_visible_to
 
 from datasets.profiling import DatasetError, detect_format, read_table
 from mlcore.api import DataError
+from mlcore.csvsafe import safe_frame
 
 from .planner import TASKS, chosen_users
 from .scoring import score_new_rows
@@ -63,7 +64,7 @@ def export_users(request: HttpRequest, pk: int) -> HttpResponse:
 def _csv(frame, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    frame.to_csv(response, index=False)
+    safe_frame(frame).to_csv(response, index=False)  # user ids are the analyst's text: no formulas
     return response
 
 

@@ -39,8 +39,8 @@ def submit_job(*, owner, dataset: Dataset, algorithm: str, params: dict | None =
         raise JobError({"dataset": f"{algo.label} needs a column with role {', '.join(missing)}; set it on the dataset page."})
     if device_preference not in Job.DevicePreference.values:
         raise JobError({"device_preference": f"choose one of {', '.join(Job.DevicePreference.values)}"})
-    try:
-        clean = algo.validate(params)
+    try:  # everything the algorithm can know before it runs: types, bounds, width lists, split vs columns
+        clean = algo.validate_request(params, dataset.roles)
     except ParamError as exc:
         raise JobError(exc.errors) from None
     job = Job.objects.create(

@@ -1,9 +1,12 @@
 """The CTR algorithms the job system can run, with their hyperparameters and bounds."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mlcore.api import Algorithm, Param, RunContext, RunResult
 
 from .nets import AWMoE, DCNv2, DeepFM, DIN, LR, QIN, TIN
+from .checks import check_ctr_request
 from .item_side import ITEM_TABLE_PARAM
 from .pipeline import parse_hidden_units, train_sequence, train_tabular
 
@@ -97,7 +100,7 @@ def _run_awmoe(ctx: RunContext) -> RunResult:
         p["use_softmax"], p["mask_prob"], p["contrastive_weight"], p["temperature"], p["max_len"]))
 
 
-CTR_ALGORITHMS = (
+CTR_ALGORITHMS = tuple(replace(a, precheck=check_ctr_request) for a in (
     Algorithm("lr", "ctr", "Logistic regression", "One weight per category and numeric field: the baseline.",
               COMMON, _run_lr, required_roles=("label",)),
     Algorithm("deepfm", "ctr", "DeepFM", "Factorisation machine plus an MLP over shared field embeddings (Guo et al., 2017).",
@@ -151,4 +154,4 @@ CTR_ALGORITHMS = (
                         min=0.0, max=10.0),
                   Param("temperature", "float", 0.2, "InfoNCE temperature.", min=0.01, max=10.0)),
               _run_awmoe, required_roles=("label", "sequence")),
-)
+))

@@ -17,7 +17,7 @@ from mlcore.csvsafe import safe_frame
 
 from .planner import TASKS, chosen_users
 from .scoring import score_new_rows
-from .selectors import NoScores, heldout_scores, job_plan
+from .selectors import NoScores, heldout_scores, job_plan, revenue_unit
 
 
 def _uplift_job(request: HttpRequest, pk: int) -> Job:
@@ -37,7 +37,7 @@ def _plan_or_404(job: Job) -> dict:
 @login_required
 def planner(request: HttpRequest, pk: int) -> HttpResponse:
     job = _uplift_job(request, pk)
-    plan = _plan_or_404(job)
+    plan = {**_plan_or_404(job), "revenue_unit": revenue_unit(job)}
     arms = [(k, name) for k, name in sorted(plan["arms"].items(), key=lambda kv: int(kv[0])) if k != "0"]
     return render(request, "uplift/planner.html", {"job": job, "plan": plan, "arms": arms, "tasks": TASKS})
 

@@ -7,7 +7,7 @@
       var spec = document.getElementById(div.dataset.figure);
       if (!spec) { return; }
       var fig = JSON.parse(spec.textContent);
-      Plotly.newPlot(div, fig.data, fig.layout, {responsive: true, displaylogo: false});
+      Plotly.newPlot(div, fig.data, fig.layout, window.CTR_PLOTLY_CONFIG);
       div.dataset.rendered = "1";
     });
   }

@@ -112,8 +112,13 @@ def next_to_review(job) -> ExtractedValue | None:
 
 
 def review_counts(job) -> dict[str, int]:
+    """Values per status, and ``waiting``: the one definition of "waiting for review" every page shows
+    (:func:`review_queryset`: predictions not on held-out test products)."""
     counts = dict(ExtractedValue.objects.filter(job=job).values_list("status").annotate(n=Count("id")))
-    return {s: counts.get(s, 0) for s in Status.values}
+    out = {s: counts.get(s, 0) for s in Status.values}
+    out["waiting"] = review_queryset(job).count()
+    out["predicted_test"] = out[Status.PREDICTED] - out["waiting"]
+    return out
 
 
 def _cells(job) -> list[tuple[str, str, int, int]]:

@@ -48,8 +48,8 @@ def review_queue(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _review_context(job, error: str = "", done: ExtractedValue | None = None) -> dict:
-    return {"job": job, "item": selectors.next_to_review(job), "counts": selectors.review_counts(job),
-            "waiting": selectors.review_queryset(job).count(),
+    counts = selectors.review_counts(job)
+    return {"job": job, "item": selectors.next_to_review(job), "counts": counts, "waiting": counts["waiting"],
             "error": error, "done": done}
 
 

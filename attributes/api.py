@@ -21,6 +21,8 @@ class ExtractedValueSerializer(serializers.ModelSerializer):
                   "evidence_field", "evidence_start", "evidence_end", "is_new_value", "split", "correct", "status",
                   "reviewed_at"]
         read_only_fields = fields
+        extra_kwargs = {"confidence": {"help_text": "Probability in [0, 1] that the value is right, calibrated on the "
+                                                    "job's validation products (Platt scaling); 1 for values from labels."}}
 
 
 @api_view(["GET"])

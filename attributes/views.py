@@ -16,6 +16,8 @@ from .charts import coverage_charts
 from .models import ExtractedValue
 
 
+CONFIDENCE_HELP = ("The probability (0 to 1) that the value is right, calibrated on the job's validation products "
+                   "(Platt scaling of the model's score); 1 for values from the labels.")
 EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
@@ -38,7 +40,8 @@ def values_browser(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "attributes/browser.html", {
         "job": job, "rows": rows, "next_after": next_after, "after": after, "filters": filters,
         "query": filters.as_query(), "choices": selectors.filter_choices(job),
-        "statuses": ExtractedValue.Status.choices, "counts": selectors.review_counts(job)})
+        "statuses": ExtractedValue.Status.choices, "counts": selectors.review_counts(job),
+        "confidence_help": CONFIDENCE_HELP})
 
 
 @login_required
@@ -50,6 +53,7 @@ def review_queue(request: HttpRequest, pk: int) -> HttpResponse:
 def _review_context(job, error: str = "", done: ExtractedValue | None = None) -> dict:
     counts = selectors.review_counts(job)
     return {"job": job, "item": selectors.next_to_review(job), "counts": counts, "waiting": counts["waiting"],
+            "confidence_help": CONFIDENCE_HELP,
             "error": error, "done": done}
 
 

@@ -51,6 +51,19 @@ def submit_job(*, owner, dataset: Dataset, algorithm: str, params: dict | None =
     return job
 
 
+class JobConflict(JobError):
+    """The job is in a state that does not allow the request (e.g. re-running a job still running)."""
+
+
+def rerun_job(job: Job, *, owner) -> Job:
+    """A new job with ``job``'s dataset, algorithm, hyperparameters, name and device; validated again
+    (the dataset's roles may have changed since). Only finished, failed or cancelled jobs re-run."""
+    if job.is_active:
+        raise JobConflict({"status": f"Job {job.display_name} is still {job.status}; cancel it or wait for it to finish."})
+    return submit_job(owner=owner, dataset=job.dataset, algorithm=job.algorithm, params=dict(job.params),
+                      name=job.name, device_preference=job.device_preference)
+
+
 def choose_queue(device_preference: str) -> str:
     """Route to the GPU queue when asked, or (on auto) when a live worker with CUDA serves it."""
     if device_preference == Job.DevicePreference.CPU:

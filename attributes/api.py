@@ -32,9 +32,8 @@ ValuesPage = inline_serializer("ExtractedValuePage", {
     "results": ExtractedValueSerializer(many=True),
     "next": serializers.IntegerField(allow_null=True, help_text="Pass back as `after` for the next page; null on the last"),
 })
-ReviewDecision = inline_serializer("ReviewDecision", {
-    "decision": serializers.ChoiceField(choices=["accept", "reject"]),
-})
+class ReviewDecision(serializers.Serializer):
+    decision = serializers.ChoiceField(choices=["accept", "reject"])
 REVIEW_CONFLICT = inline_serializer("ReviewConflict", {"errors": serializers.ListField(child=serializers.CharField())})
 
 

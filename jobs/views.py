@@ -13,6 +13,7 @@ from datasets.selectors import datasets_visible_to
 from mlcore.querystring import parse_ids, parse_int
 
 from . import services
+from .comparison import run_rows
 from .charts import comparison_charts, job_charts, kind_panel
 from .forms import JobForm, role_requirements
 from .models import Job
@@ -176,6 +177,7 @@ def job_compare(request: HttpRequest) -> HttpResponse:
         "datasets": datasets_visible_to(request.user).filter(jobs__status=Job.Status.SUCCEEDED).distinct(),
         "dataset_id": str(dataset_id or ""),
         "best": {m: _best(chosen, m) for m in metric_names},
+        "run_rows": run_rows(chosen),
     }
     return render(request, "jobs/compare.html", context)
 

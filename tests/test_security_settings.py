@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parent.parent
 PRODUCTION = {
     "DEBUG": "0", "ALLOWED_HOSTS": "ctr.example.com", "CSRF_TRUSTED_ORIGINS": "https://ctr.example.com",
@@ -25,6 +27,7 @@ def _manage(tmp_path, *args: str, **env: str) -> subprocess.CompletedProcess:
                           timeout=120)
 
 
+@pytest.mark.slow  # a fresh Django process with every app loaded (~20 s on 2 busy cores)
 def test_check_deploy_passes_with_no_warning_when_the_production_variables_are_set(tmp_path):
     run = _manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING",
                   SECRET_KEY=secrets.token_urlsafe(60), **PRODUCTION)
@@ -32,6 +35,7 @@ def test_check_deploy_passes_with_no_warning_when_the_production_variables_are_s
     assert "WARNINGS" not in run.stdout + run.stderr and "no issues" in run.stdout
 
 
+@pytest.mark.slow
 def test_check_deploy_names_what_is_missing_without_them(tmp_path):
     run = _manage(tmp_path, "check", "--deploy", "--fail-level", "WARNING", DEBUG="0",
                   SECRET_KEY=secrets.token_urlsafe(60))

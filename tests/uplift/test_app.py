@@ -209,3 +209,20 @@ def test_planner_users_csv_escapes_formula_like_user_ids(client, user, tmp_path)
     rows = list(csv.DictReader(io.StringIO(response.content.decode())))
     assert [r["user_id"] for r in rows] == ["'=cmd|' /C calc'!A0", "u3", "'@u2"]
     assert [float(r["uplift_ctr_1"]) for r in rows] == [0.3, 0.1, -0.2]
+
+
+def test_planner_revenue_has_a_unit(user, tmp_path, settings):
+    """Issue 11: revenue had no unit. The currency setting wins; else the dataset's revenue column names it."""
+    from jobs.models import Job
+    from uplift.selectors import revenue_unit
+
+    path = tmp_path / "r.csv"
+    path.write_text("treatment,visit,conversion,spend,region\n" + "".join(
+        f"{i % 2},{i % 3 == 0:d},{i % 5 == 0:d},{i * 1.5},r{i % 4}\n" for i in range(40)))
+    dataset = create_dataset(owner=user, source_file=path, filename="r.csv", name="r", kind="uplift",
+                             role_overrides={"spend": "revenue"})
+    job = Job.objects.create(owner=user, dataset=dataset, kind="uplift", algorithm="ecup", status="succeeded")
+    settings.REVENUE_CURRENCY = ""
+    assert revenue_unit(job) == "units of `spend`"
+    settings.REVENUE_CURRENCY = "EUR"
+    assert revenue_unit(job) == "EUR"

@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 
 from attributes.baselines import MultiLabelClassifier, TextSimilarityRanker
+from attributes.calibration import Calibration, fit_calibration
 from attributes.evaluation import (Split, allowed_matrix, choose_threshold, decide,
                                    evaluate_scores, find_evidence, make_split, mean_std,
                                    truth_matrix)
@@ -158,8 +159,12 @@ def evaluate_method(catalogue: Catalogue, features: NodeFeatures, split: Split, 
 
 
 def prediction_rows(catalogue: Catalogue, ranker, split: Split, threshold: float,
-                    products: np.ndarray) -> pd.DataFrame:
-    """Decided values for ``products`` with score, evidence span and stated/inferred flag."""
+                    products: np.ndarray, calibration: Calibration | None = None) -> pd.DataFrame:
+    """Decided values for ``products`` with score, evidence span and stated/inferred flag.
+
+    ``score`` is the ranker's raw score, or with ``calibration`` the probability in [0, 1] that
+    the value is right (what the pages call confidence).
+    """
     columns = ["product_id", "attribute", "value", "score", "stated", "evidence_field",
                "evidence_start", "evidence_end", "split", "is_new_value", "correct"]
     if len(products) == 0:
@@ -178,7 +183,8 @@ def prediction_rows(catalogue: Catalogue, ranker, split: Split, threshold: float
     return pd.DataFrame({
         "product_id": catalogue.product_ids[product],
         "attribute": [catalogue.attributes[i] for i in catalogue.aspect_attribute[aspect]],
-        "value": values, "score": scores[row, aspect].astype(float),
+        "value": values, "score": (calibration(scores[row, aspect]) if calibration is not None
+                                   else scores[row, aspect]).astype(float),
         **{c: evidence[c].to_numpy() for c in ("stated", "evidence_field")},
         "evidence_start": evidence["evidence_start"].array,
         "evidence_end": evidence["evidence_end"].array,
@@ -247,7 +253,11 @@ def train_attributes(ctx: RunContext, method: str) -> RunResult:
     targets = np.concatenate([split.test_products, unlabelled])
     workdir = Path(ctx.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
-    predictions = prediction_rows(catalogue, ranker, split, threshold, targets)
+    calibration = fit_calibration(ranker.score(split.valid_products),
+                                  truth_matrix(catalogue, split.valid_products),
+                                  allowed_matrix(catalogue, split.valid_products), seed=params["seed"])
+    ctx.log(f"confidence: {calibration.method} (slope {calibration.slope:.3g}, intercept {calibration.intercept:.3g})")
+    predictions = prediction_rows(catalogue, ranker, split, threshold, targets, calibration)
     predictions.to_parquet(workdir / "predictions.parquet", index=False)
     artifact = workdir / "model.pt"
     _save_model(artifact, method, ranker, features, catalogue, threshold)
@@ -255,6 +265,8 @@ def train_attributes(ctx: RunContext, method: str) -> RunResult:
     summary = {
         "method": method, "device": ctx.device, "text_encoder": features.encoder.method,
         "split": params["split"], "n_splits": n_splits, "threshold": threshold,
+        "confidence": f"probability the value is right: {calibration.method}",
+        "calibration_slope": calibration.slope, "calibration_intercept": calibration.intercept,
         "products": catalogue.num_products, "categories": catalogue.num_categories,
         "candidate_values": catalogue.num_aspects, "labels": int(len(catalogue.links)),
         "train_products": int(len(split.train_products)),

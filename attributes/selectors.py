@@ -9,6 +9,7 @@ from django.db import connection
 from django.db.models import Count, Max, Q, QuerySet
 
 from jobs.selectors import jobs_visible_to
+from mlcore.querystring import parse_float
 
 from .models import ExtractedValue
 
@@ -38,10 +39,7 @@ class ValueFilters:
         def text(name: str) -> str:
             return str(query.get(name, "") or "").strip()
 
-        try:
-            min_conf = float(query["min_confidence"]) if text("min_confidence") else None
-        except ValueError:
-            min_conf = None
+        min_conf = parse_float(text("min_confidence"))
         status = text("status")
         return cls(category=text("category"), attribute=text("attribute"), value=text("value"),
                    status=status if status in Status.values else "", min_confidence=min_conf, q=text("q"))
@@ -114,8 +112,13 @@ def next_to_review(job) -> ExtractedValue | None:
 
 
 def review_counts(job) -> dict[str, int]:
+    """Values per status, and ``waiting``: the one definition of "waiting for review" every page shows
+    (:func:`review_queryset`: predictions not on held-out test products)."""
     counts = dict(ExtractedValue.objects.filter(job=job).values_list("status").annotate(n=Count("id")))
-    return {s: counts.get(s, 0) for s in Status.values}
+    out = {s: counts.get(s, 0) for s in Status.values}
+    out["waiting"] = review_queryset(job).count()
+    out["predicted_test"] = out[Status.PREDICTED] - out["waiting"]
+    return out
 
 
 def _cells(job) -> list[tuple[str, str, int, int]]:

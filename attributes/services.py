@@ -23,6 +23,7 @@ from django.utils import timezone
 from datasets.models import Dataset
 from datasets.profiling import DatasetError
 from mlcore.api import Algorithm, RunContext, RunResult
+from mlcore.csvsafe import safe_row
 
 from .evaluation import find_evidence
 from .models import ExtractedValue
@@ -162,11 +163,11 @@ class _Echo:
 
 
 def export_csv(queryset) -> Iterator[str]:
-    """The rows as CSV text, a line at a time (for a streaming response)."""
+    """The rows as CSV text, a line at a time (for a streaming response); formula-like text is escaped."""
     writer = csv.writer(_Echo())
     yield writer.writerow(EXPORT_FIELDS)
     for row in _rows(queryset):
-        yield writer.writerow(row)
+        yield writer.writerow(safe_row(row))  # titles and values are the catalogue's text: no formulas
 
 
 class _ChunkSink(io.RawIOBase):

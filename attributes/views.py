@@ -3,16 +3,22 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from datasets.profiling import DatasetError
 from datasets.selectors import datasets_visible_to
+from mlcore.querystring import parse_int
 
 from . import selectors, services
 from .charts import coverage_charts
 from .models import ExtractedValue
+
+
+CONFIDENCE_HELP = ("The probability (0 to 1) that the value is right, calibrated on the job's validation products "
+                   "(Platt scaling of the model's score); 1 for values from the labels.")
+EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
 
 
 def _job(request: HttpRequest, pk: int):
@@ -29,12 +35,13 @@ def job_index(request: HttpRequest) -> HttpResponse:
 def values_browser(request: HttpRequest, pk: int) -> HttpResponse:
     job = _job(request, pk)
     filters = selectors.ValueFilters.from_query(request.GET)
-    after = int(request.GET["after"]) if request.GET.get("after", "").isdigit() else 0
+    after = parse_int(request.GET.get("after"), 0)
     rows, next_after = selectors.values_page(job, filters, after)
     return render(request, "attributes/browser.html", {
         "job": job, "rows": rows, "next_after": next_after, "after": after, "filters": filters,
         "query": filters.as_query(), "choices": selectors.filter_choices(job),
-        "statuses": ExtractedValue.Status.choices, "counts": selectors.review_counts(job)})
+        "statuses": ExtractedValue.Status.choices, "counts": selectors.review_counts(job),
+        "confidence_help": CONFIDENCE_HELP})
 
 
 @login_required
@@ -44,8 +51,9 @@ def review_queue(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _review_context(job, error: str = "", done: ExtractedValue | None = None) -> dict:
-    return {"job": job, "item": selectors.next_to_review(job), "counts": selectors.review_counts(job),
-            "waiting": selectors.review_queryset(job).count(),
+    counts = selectors.review_counts(job)
+    return {"job": job, "item": selectors.next_to_review(job), "counts": counts, "waiting": counts["waiting"],
+            "confidence_help": CONFIDENCE_HELP,
             "error": error, "done": done}
 
 
@@ -77,12 +85,13 @@ def coverage(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def export(request: HttpRequest, pk: int, fmt: str) -> StreamingHttpResponse:
+    """``export.csv`` (formula-like text escaped) or ``export.parquet`` (values as stored); any other format 404s."""
+    if fmt not in EXPORT_FORMATS:
+        raise Http404(f"Unknown export format `{fmt}`: use export.csv or export.parquet.")
     job = _job(request, pk)
     qs = selectors.ValueFilters.from_query(request.GET).apply(ExtractedValue.objects.filter(job=job))
-    if fmt == "parquet":
-        response = StreamingHttpResponse(services.export_parquet(qs), content_type="application/vnd.apache.parquet")
-    else:
-        response = StreamingHttpResponse(services.export_csv(qs), content_type="text/csv; charset=utf-8")
+    rows = services.export_parquet(qs) if fmt == "parquet" else services.export_csv(qs)
+    response = StreamingHttpResponse(rows, content_type=EXPORT_FORMATS[fmt])
     response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-attributes.{fmt}"'
     return response
 
@@ -95,7 +104,8 @@ def to_ctr(request: HttpRequest, pk: int) -> HttpResponse:
                   if d.columns_with_role("item_id")]
     errors: list[str] = []
     if request.method == "POST":
-        chosen = datasets_visible_to(request.user).filter(pk=request.POST.get("dataset") or 0).first()
+        chosen_id = parse_int(request.POST.get("dataset"), minimum=1)
+        chosen = datasets_visible_to(request.user).filter(pk=chosen_id).first() if chosen_id else None
         if chosen is None:
             errors = ["Pick a CTR dataset."]
         else:

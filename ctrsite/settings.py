@@ -65,6 +65,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "ctrsite.middleware.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -168,6 +169,8 @@ DATASET_INLINE_PROFILE_BYTES = int(float(os.environ.get("DATASET_INLINE_PROFILE_
 # MEDIA_ROOT/datasets/_staging/).
 DATASET_UPLOAD_CHUNK_BYTES = int(os.environ.get("DATASET_UPLOAD_CHUNK_MB", "16")) * 1024 * 1024
 DATASET_UPLOAD_SESSIONS_DIR = os.environ.get("DATASET_UPLOAD_SESSIONS_DIR", "")  # "" = MEDIA_ROOT/datasets/_uploads
+# The currency the planner shows revenue, costs and values in; empty: "units of `<revenue column>`".
+REVENUE_CURRENCY = os.environ.get("REVENUE_CURRENCY", "").strip()
 # Real public datasets for the demo loader (never copied into the repository).
 SHARED_DATA_DIR = shared_data_dir()
 
@@ -225,7 +228,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "ctrsite.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
 }
@@ -241,11 +244,21 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- Security in production -----------------------------------------------------------------
-if not DEBUG:
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    X_FRAME_OPTIONS = "DENY"
+# Off by default so that `docker compose up` answers on plain http://localhost; behind TLS set
+# SECURE_SSL_REDIRECT=1 SECURE_HSTS_SECONDS=31536000 SECURE_HSTS_INCLUDE_SUBDOMAINS=1
+# SECURE_HSTS_PRELOAD=1 SECURE_COOKIES=1 (and SECURE_PROXY_SSL_HEADER=1 behind a proxy that sets
+# X-Forwarded-Proto): `manage.py check --deploy` then reports no warning (README, tests/test_security_settings.py).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0") or 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", False)
+if env_bool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
 
 LOGGING = {
     "version": 1,

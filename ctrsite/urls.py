@@ -55,3 +55,6 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]
+
+handler404 = "ctrsite.errors.not_found"
+handler500 = "ctrsite.errors.server_error"

@@ -3,12 +3,16 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from django.urls import reverse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view,
+                                   inline_serializer)
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
+
+from ctrsite.openapi import ValidationErrors
 
 from . import services
 from .kinds import kind_choices
@@ -60,10 +64,23 @@ def created_response(dataset: Dataset, request: Request) -> Response:
     return Response(body, status=202 if dataset.is_profiling else 201, headers={"Location": body["url"]})
 
 
+
+ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Dataset id")
+# what a download answers, by the stored file's format (the file as uploaded)
+DOWNLOAD_TYPES = {"csv": "text/csv", "csv.gz": "application/gzip", "parquet": "application/vnd.apache.parquet"}
+
+
+@extend_schema_view(
+    list=extend_schema(parameters=[OpenApiParameter("kind", str, description="Only datasets of this kind")]),
+    retrieve=extend_schema(parameters=[ID]),
+    destroy=extend_schema(parameters=[ID]),
+)
 class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Datasets you own (staff: all). Upload with multipart POST; a failed upload keeps nothing."""
 
     serializer_class = DatasetSerializer
+    queryset = Dataset.objects.none()  # the real one is per user (get_queryset); this tells the schema the model
+    lookup_value_regex = r"[0-9]+"
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):
@@ -72,7 +89,8 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         return qs.filter(kind=kind) if kind else qs
 
     @extend_schema(request={"multipart/form-data": DatasetUploadSerializer},
-                   responses={201: DatasetSerializer, 202: DatasetSerializer})
+                   responses={201: DatasetSerializer, 202: DatasetSerializer, 400: ValidationErrors,
+                              413: OpenApiResponse(ValidationErrors, description="Over the upload size limit")})
     def create(self, request: Request) -> Response:
         payload = request.data  # parses the multipart body, streaming the file to disk
         upload_error = getattr(request._request, "upload_error", None)
@@ -95,13 +113,17 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def perform_destroy(self, instance: Dataset) -> None:
         services.delete_dataset(instance)
 
-    @extend_schema(responses=inline_serializer("Preview", {"columns": serializers.ListField(), "rows": serializers.ListField()}))
+    @extend_schema(parameters=[ID], responses=inline_serializer("Preview", {
+        "columns": serializers.ListField(child=serializers.CharField()),
+        "rows": serializers.ListField(child=serializers.ListField(child=serializers.JSONField(allow_null=True)))}))
     @action(detail=True, methods=["get"])
     def preview(self, request: Request, pk=None) -> Response:
         """The first rows of the file, as read at upload."""
         return Response(self.get_object().preview)
 
-    @extend_schema(request=RolesSerializer, responses=DatasetSerializer)
+    @extend_schema(methods=["GET"], parameters=[ID], responses=RolesSerializer)
+    @extend_schema(methods=["PATCH"], parameters=[ID], request=RolesSerializer,
+                   responses={200: DatasetSerializer, 400: ValidationErrors})
     @action(detail=True, methods=["get", "patch"])
     def roles(self, request: Request, pk=None) -> Response:
         """Read or correct column roles (label, categorical, numeric, sequence, ...)."""
@@ -109,15 +131,20 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
         if request.method == "GET":
             return Response({"roles": dataset.roles})
         body = RolesSerializer(data=request.data)
-        body.is_valid(raise_exception=True)
+        if not body.is_valid():
+            return Response({"errors": body.errors}, status=400)
         try:
             services.update_roles(dataset, body.validated_data["roles"])
         except DatasetError as exc:
             return Response({"errors": exc.messages}, status=400)
         return Response(DatasetSerializer(dataset).data)
 
-    @extend_schema(responses={(200, "application/octet-stream"): bytes})
+    @extend_schema(parameters=[ID], responses={
+        (200, media): OpenApiResponse(OpenApiTypes.BINARY, description="The file as uploaded")
+        for media in [*DOWNLOAD_TYPES.values(), "application/octet-stream"]})
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk=None) -> FileResponse:
+        """The file as uploaded (CSV, gzip'd CSV or Parquet), with its own content type."""
         dataset = self.get_object()
-        return FileResponse(open(dataset.path, "rb"), as_attachment=True, filename=dataset.original_filename)
+        return FileResponse(open(dataset.path, "rb"), as_attachment=True, filename=dataset.original_filename,
+                            content_type=DOWNLOAD_TYPES.get(dataset.file_format, "application/octet-stream"))

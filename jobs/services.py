@@ -53,8 +53,8 @@ def submit_job(*, owner, dataset: Dataset, algorithm: str, params: dict | None =
         raise JobError({"dataset": f"{algo.label} needs a column with role {', '.join(missing)}; set it on the dataset page."})
     if device_preference not in Job.DevicePreference.values:
         raise JobError({"device_preference": f"choose one of {', '.join(Job.DevicePreference.values)}"})
-    try:
-        clean = algo.validate(params)
+    try:  # everything the algorithm can know before it runs: types, bounds, width lists, split vs columns
+        clean = algo.validate_request(params, dataset.roles)
     except ParamError as exc:
         raise JobError(exc.errors) from None
     job = retry_db(lambda: Job.objects.create(
@@ -63,6 +63,19 @@ def submit_job(*, owner, dataset: Dataset, algorithm: str, params: dict | None =
     ), what="job submission", within=settings.JOB_SUBMIT_RETRY_SECONDS)
     transaction.on_commit(lambda: enqueue_job(job.pk))
     return job
+
+
+class JobConflict(JobError):
+    """The job is in a state that does not allow the request (e.g. re-running a job still running)."""
+
+
+def rerun_job(job: Job, *, owner) -> Job:
+    """A new job with ``job``'s dataset, algorithm, hyperparameters, name and device; validated again
+    (the dataset's roles may have changed since). Only finished, failed or cancelled jobs re-run."""
+    if job.is_active:
+        raise JobConflict({"status": f"Job {job.display_name} is still {job.status}; cancel it or wait for it to finish."})
+    return submit_job(owner=owner, dataset=job.dataset, algorithm=job.algorithm, params=dict(job.params),
+                      name=job.name, device_preference=job.device_preference)
 
 
 def choose_queue(device_preference: str) -> str:

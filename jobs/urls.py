@@ -9,6 +9,7 @@ urlpatterns = [
     path("compare/", views.job_compare, name="compare"),
     path("<int:pk>/", views.job_detail, name="detail"),
     path("<int:pk>/cancel/", views.job_cancel, name="cancel"),
+    path("<int:pk>/rerun/", views.job_rerun, name="rerun"),
     path("<int:pk>/delete/", views.job_delete, name="delete"),
     path("<int:pk>/model/", views.job_artifact, name="artifact"),
 ]

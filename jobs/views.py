@@ -10,8 +10,10 @@ from django.views.decorators.http import require_POST
 
 from datasets.models import Dataset
 from datasets.selectors import datasets_visible_to
+from mlcore.querystring import parse_ids, parse_int
 
 from . import services
+from .comparison import run_rows
 from .charts import comparison_charts, job_charts, kind_panel
 from .forms import JobForm, role_requirements
 from .models import Job
@@ -26,8 +28,8 @@ def _filtered_jobs(request: HttpRequest):
         jobs = jobs.filter(status=status)
     if kind:
         jobs = jobs.filter(kind=kind)
-    if dataset.isdigit():
-        jobs = jobs.filter(dataset_id=int(dataset))
+    if parse_int(dataset) is not None:
+        jobs = jobs.filter(dataset_id=parse_int(dataset))
     return jobs, {"status": status, "kind": kind, "dataset": dataset}
 
 
@@ -45,7 +47,9 @@ def job_list(request: HttpRequest) -> HttpResponse:
 def job_new(request: HttpRequest) -> HttpResponse:
     datasets = datasets_visible_to(request.user).filter(status=Dataset.Status.READY)
     source = request.POST if request.method == "POST" else request.GET
-    dataset = datasets.filter(pk=source.get("dataset")).first() if str(source.get("dataset", "")).isdigit() else None
+    like = _run_like(request)  # "New run like this": the run's own dataset, algorithm and settings
+    dataset_id = parse_int(source.get("dataset"), minimum=1) or (like.dataset_id if like else None)
+    dataset = datasets.filter(pk=dataset_id).first() if dataset_id else None
     algorithm = None
     if dataset is None and str(source.get("dataset", "")).isdigit():
         waiting = datasets_visible_to(request.user).filter(pk=source.get("dataset")).first()
@@ -54,9 +58,14 @@ def job_new(request: HttpRequest) -> HttpResponse:
     if dataset is not None:
         choices = algorithms_for_kind(dataset.kind)
         keys = [a.key for a in choices]
-        key = source.get("algorithm") if source.get("algorithm") in keys else (keys[0] if keys else None)
+        asked = source.get("algorithm") or (like.algorithm if like else None)
+        key = asked if asked in keys else (keys[0] if keys else None)
         algorithm = get_algorithm(key) if key else None
     initial = {"dataset": str(dataset.pk) if dataset else "", "algorithm": algorithm.key if algorithm else ""}
+    if like is not None and algorithm is not None and like.algorithm == algorithm.key:
+        declared = {p.name for p in algorithm.params}
+        initial.update({f"param__{k}": v for k, v in like.params.items() if k in declared})
+        initial["device_preference"] = like.device_preference
     if request.method == "POST" and "submit" in request.POST:
         form = JobForm(request.POST, datasets=datasets, dataset=dataset, algorithm=algorithm)
         if form.is_valid() and dataset is not None and algorithm is not None:
@@ -71,13 +80,40 @@ def job_new(request: HttpRequest) -> HttpResponse:
                     name = field if field in form.fields else f"param__{field}"
                     form.add_error(name if name in form.fields else None, message)
             else:
-                messages.success(request, f"Job {job.display_name} queued.")
+                messages.success(request, f"Job {job.display_name} queued.", extra_tags=_job_state_tag(job))
                 return redirect(job)
     else:
         form = JobForm(initial=initial, datasets=datasets, dataset=dataset, algorithm=algorithm)
     template = "jobs/_params.html" if request.htmx and request.method == "GET" else "jobs/new.html"
     return render(request, template, {"form": form, "dataset": dataset, "algorithm": algorithm,
                                       "has_datasets": datasets.exists(), "roles": role_requirements(algorithm, dataset)})
+
+
+def _run_like(request: HttpRequest) -> Job | None:
+    """The job named by ``?like=<id>`` on a GET of the new-job form, when the user may see it."""
+    like_id = parse_int(request.GET.get("like"), minimum=1) if request.method == "GET" else None
+    return jobs_visible_to(request.user).filter(pk=like_id).first() if like_id else None
+
+
+@login_required
+@require_POST
+def job_rerun(request: HttpRequest, pk: int) -> HttpResponse:
+    """One click: queue a new job with this job's settings (failed or cancelled jobs show the button)."""
+    job = get_object_or_404(jobs_visible_to(request.user), pk=pk)
+    try:
+        with transaction.atomic():
+            new = services.rerun_job(job, owner=request.user)
+    except services.JobError as exc:
+        messages.error(request, f"Could not re-run: {exc}", extra_tags=_job_state_tag(job))
+        return redirect(job)
+    messages.success(request, f"Job {new.display_name} queued with the settings of {job.display_name}.",
+                     extra_tags=_job_state_tag(new))
+    return redirect(new)
+
+
+def _job_state_tag(job: Job) -> str:
+    """Tags a flash message about a job's state; the live part removes it once the status moves on."""
+    return f"job-state job-{job.pk} status-{job.status}"
 
 
 @login_required
@@ -96,7 +132,8 @@ def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(jobs_visible_to(request.user), pk=pk)
     job = services.cancel_job(job)
-    messages.info(request, "Cancelled." if job.status == Job.Status.CANCELLED else "Stopping at the next batch…")
+    messages.info(request, "Cancelled." if job.status == Job.Status.CANCELLED else "Stopping at the next batch…",
+                  extra_tags=_job_state_tag(job))
     return redirect(job)
 
 
@@ -124,13 +161,16 @@ def job_artifact(request: HttpRequest, pk: int) -> FileResponse:
 def job_compare(request: HttpRequest) -> HttpResponse:
     """Pick 2+ finished jobs on one dataset; show their metrics side by side and overlaid curves."""
     visible = jobs_visible_to(request.user)
-    ids = [int(i) for i in request.GET.getlist("ids") if i.isdigit()]
+    ids = parse_ids(request.GET.getlist("ids"))
     chosen = list(visible.filter(pk__in=ids).order_by("pk"))
     error = ""
     datasets = {j.dataset_id for j in chosen}
     if len(datasets) > 1:
         error = "Pick jobs on the same dataset: their test splits must match to be comparable."
-    dataset_id = request.GET.get("dataset") or (chosen[0].dataset_id if chosen else None)
+    asked = request.GET.get("dataset", "")
+    dataset_id = parse_int(asked, minimum=1) or (chosen[0].dataset_id if chosen else None)
+    if asked and parse_int(asked, minimum=1) is None:
+        error = error or f"`{asked[:40]}` is not a dataset id: pick a dataset from the list."
     candidates = visible.filter(status=Job.Status.SUCCEEDED)
     if dataset_id:
         candidates = candidates.filter(dataset_id=dataset_id)
@@ -141,6 +181,7 @@ def job_compare(request: HttpRequest) -> HttpResponse:
         "datasets": datasets_visible_to(request.user).filter(jobs__status=Job.Status.SUCCEEDED).distinct(),
         "dataset_id": str(dataset_id or ""),
         "best": {m: _best(chosen, m) for m in metric_names},
+        "run_rows": run_rows(chosen),
     }
     return render(request, "jobs/compare.html", context)
 

@@ -182,7 +182,18 @@ class Algorithm:
     params: tuple[Param, ...]
     run: Callable[[RunContext], RunResult]
     required_roles: tuple[str, ...] = ()
+    # Checks that need the parsed values together or the dataset's column roles (layer-width lists,
+    # a time split without a timestamp column...): run before the job exists, raise ParamError.
+    precheck: Callable[[dict[str, Any], dict[str, str]], None] | None = None
 
     def validate(self, raw: Mapping[str, Any] | None) -> dict[str, Any]:
         """Validated hyperparameters with defaults filled in (see :func:`validate_params`)."""
         return validate_params(self.params, raw)
+
+    def validate_request(self, raw: Mapping[str, Any] | None, roles: Mapping[str, str]) -> dict[str, Any]:
+        """:meth:`validate`, then everything else this algorithm can know before it runs on a dataset
+        whose columns have ``roles``; raises :class:`ParamError` naming each field to fix."""
+        clean = self.validate(raw)
+        if self.precheck is not None:
+            self.precheck(clean, dict(roles))
+        return clean

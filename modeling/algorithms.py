@@ -1,9 +1,12 @@
 """The CTR algorithms the job system can run, with their hyperparameters and bounds."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mlcore.api import Algorithm, Param, RunContext, RunResult
 
 from .nets import AWMoE, DCNv2, DeepFM, DIN, LR, QIN, TIN
+from .checks import check_ctr_request
 from .item_side import ITEM_TABLE_PARAM
 from .pipeline import NetFactory, parse_hidden_units, train_sequence, train_tabular
 
@@ -96,7 +99,7 @@ _run_lr, _run_deepfm, _run_dcnv2, _run_din, _run_qin, _run_tin, _run_awmoe = (
     _runner(k) for k in ("lr", "deepfm", "dcnv2", "din", "qin", "tin", "awmoe"))
 
 
-CTR_ALGORITHMS = (
+CTR_ALGORITHMS = tuple(replace(a, precheck=check_ctr_request) for a in (
     Algorithm("lr", "ctr", "Logistic regression", "One weight per category and numeric field: the baseline.",
               COMMON, _run_lr, required_roles=("label",)),
     Algorithm("deepfm", "ctr", "DeepFM", "Factorisation machine plus an MLP over shared field embeddings (Guo et al., 2017).",
@@ -150,4 +153,4 @@ CTR_ALGORITHMS = (
                         min=0.0, max=10.0),
                   Param("temperature", "float", 0.2, "InfoNCE temperature.", min=0.01, max=10.0)),
               _run_awmoe, required_roles=("label", "sequence")),
-)
+))

@@ -32,6 +32,7 @@ from mlcore.device import select_device
 from mlcore.metrics import auc, binary_report, calibration, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
 
+from .checks import check_sequence_table_request, effective_split_method
 from .features import EncoderConfig, FeatureEncoder
 from .item_side import ITEM_TABLE_PARAM, ItemEmbeddingLookup, WithItemSide, attach_item_side
 from .nets.suan import SUAN, LightSUAN
@@ -81,7 +82,7 @@ class SequenceData:
     valid: dict
     test: dict
     lookup: ItemEmbeddingLookup | None
-    sizes: dict[str, int]
+    sizes: dict[str, Any]  # split_method, n_train/n_valid/n_test and the item-side facts
 
 
 def prepare_sequence_data(ctx: RunContext) -> SequenceData:
@@ -96,10 +97,9 @@ def prepare_sequence_data(ctx: RunContext) -> SequenceData:
     ctx.log(f"loaded {len(frame):,} rows, {len(roles)} columns")
     time_cols = [c for c, r in roles.items() if r == "timestamp"]
     split_cols = [c for c, r in roles.items() if r == "split"]
-    method = p["split_method"]
-    if split_cols and method != "column":
+    method = effective_split_method(p, roles, column_always_wins=True)
+    if method != p["split_method"]:
         ctx.log(f"using the split column `{split_cols[0]}` (it was built held out by time)")
-        method = "column"
     train_df, valid_df, test_df = split_frame(
         frame, method=method, valid_frac=p["valid_frac"], test_frac=p["test_frac"], seed=p["seed"],
         time_column=time_cols[0] if time_cols else None, split_column=split_cols[0] if split_cols else None)
@@ -111,7 +111,8 @@ def prepare_sequence_data(ctx: RunContext) -> SequenceData:
     schema, lookup, item_info = attach_item_side(ctx.extra.get("item_embeddings"), encoder, tables,
                                                  [train_df, valid_df, test_df], schema, p["max_len"], ctx.log)
     return SequenceData(encoder, schema, *tables, lookup,
-                        {"n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df), **item_info})
+                        {"split_method": method, "n_train": len(train_df), "n_valid": len(valid_df),
+                         "n_test": len(test_df), **item_info})
 
 
 def batch_latency_ms(model: nn.Module, table: dict, device: torch.device, batch_size: int, repeats: int = 7) -> float:
@@ -311,7 +312,7 @@ DISTILL = (
     Param("student_weight", "float", 1.0, "Weight of the student's own click loss.", min=0.0, max=10.0),
 )
 
-SUAN_ALGORITHMS = (
+SUAN_ALGORITHMS = tuple(dataclasses.replace(a, precheck=check_sequence_table_request) for a in (
     Algorithm("suan", "ctr", "SUAN", "Stacked unified attention blocks over the behaviour sequence with time and position "
               "biases and user-profile cross-attention (Lai et al., RecSys 2025). Needs a sequence column.",
               SEQUENCE_COMMON + _grade("", 8, 2, "SUAN"), _run_suan, required_roles=("label", "sequence")),
@@ -323,4 +324,4 @@ SUAN_ALGORITHMS = (
               "softened predictions and is the model served. Reports AUC, GAUC and latency of both.",
               SEQUENCE_COMMON + _grade("teacher_", 16, 2, "Teacher (SUAN)") + _grade("student_", 8, 1, "Student (LightSUAN)")
               + SPARSE + DISTILL, _run_distill, required_roles=("label", "sequence")),
-)
+))

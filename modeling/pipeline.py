@@ -20,6 +20,7 @@ from mlcore.device import select_device
 from mlcore.metrics import auc, binary_report, calibration, gauc, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
 
+from .checks import effective_split_method, parse_units
 from .features import EncoderConfig, FeatureEncoder
 from .item_side import WithItemSide, attach_item_side
 from .schema import FeatureSchema
@@ -32,14 +33,8 @@ NetFactory = Callable[[FeatureSchema, dict[str, Any]], nn.Module]
 
 
 def parse_hidden_units(text: str, name: str = "hidden_units") -> list[int]:
-    """"400,400,400" → [400, 400, 400]; raises ParamError (on parameter ``name``) for anything but positive integers."""
-    try:
-        units = [int(part) for part in str(text).replace(" ", "").split(",") if part]
-    except ValueError:
-        units = []
-    if not units or any(u <= 0 or u > 8192 for u in units):
-        raise ParamError({name: f"expected comma-separated layer widths between 1 and 8192, e.g. 400,400,400; got {text!r}"})
-    return units
+    """"400,400,400" → [400, 400, 400] (see :func:`modeling.checks.parse_units`)."""
+    return parse_units(text, name)
 
 
 def check_split(params: dict[str, Any]) -> None:
@@ -123,10 +118,9 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
     ctx.log(f"loaded {len(frame):,} rows, {len(used)} columns")
     time_cols = [c for c, r in roles.items() if r == "timestamp"]
     split_cols = [c for c, r in roles.items() if r == "split"]
-    method = p["split_method"]
-    if split_cols and method == "random":
-        method = "column"  # the analyst's own split column wins over the default random split
-        ctx.log(f"using the split column `{split_cols[0]}`")
+    method = effective_split_method(p, roles)  # the analyst's own split column wins over the default random split
+    if method != p["split_method"]:
+        ctx.log(f"using the split column `{split_cols[0]}` (split_method {p['split_method']} asked)")
     train_df, valid_df, test_df = split_frame(
         frame, method=method, valid_frac=p["valid_frac"], test_frac=p["test_frac"], seed=p["seed"],
         time_column=time_cols[0] if time_cols else None, split_column=split_cols[0] if split_cols else None)
@@ -188,7 +182,7 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
         metrics=metrics,
         curves={"roc": roc_curve(y, prob), "calibration": calibration(y, prob), "history": result.history},
         artifact=artifact,
-        summary={"params_count": n_params, "samples_per_s": round(result.samples_per_second, 1), "device": str(device),
+        summary={"split_method": method, "params_count": n_params, "samples_per_s": round(result.samples_per_second, 1), "device": str(device),
                  "n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df),
                  "best_epoch": result.best_epoch, "stopped_early": result.stopped_early, "monitor": monitor,
                  "resumed_from": result.resumed_from, **item_info, **latency, **diagnostics},

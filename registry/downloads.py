@@ -6,6 +6,7 @@ from typing import Iterator
 
 from datasets.models import Dataset
 from datasets.services import columnar_table
+from mlcore.csvsafe import safe_frame
 
 CSV_CHUNK_ROWS = 100_000
 
@@ -15,7 +16,7 @@ def predictions_csv_chunks(dataset: Dataset) -> Iterator[str]:
     first = True
     for frame in columnar_table(dataset).iter_frames(batch_rows=CSV_CHUNK_ROWS):
         buffer = io.StringIO()
-        frame.to_csv(buffer, index=False, header=first)
+        safe_frame(frame).to_csv(buffer, index=False, header=first)  # analysts' text: no spreadsheet formulas
         first = False
         yield buffer.getvalue()
     if first:  # an empty table still gets its header

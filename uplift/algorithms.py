@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from mlcore.api import Algorithm, Param, RunContext, RunResult
 
-from .pipeline import train_uplift
+from .pipeline import check_params, train_uplift
 
 COMMON = (
     Param("control", "str", "", "Treatment value of the control arm; empty = \"0\", or the value that says "
@@ -77,28 +77,35 @@ def _runner(key: str):
     return run
 
 
+def _precheck(key: str):
+    """Width lists and cross-parameter rules, checked before the job exists (the pipeline checks them again)."""
+    def precheck(params: dict, roles: dict) -> None:
+        check_params(key, params)
+    return precheck
+
+
 UPLIFT_ALGORITHMS: tuple[Algorithm, ...] = (
     Algorithm("ecup", "uplift", "ECUP",
               "Entire-chain uplift with treatment-enhanced embeddings and task-gated click/conversion towers "
               "(Huang et al., WWW 2024).",
-              COMMON + TRAINING + TOWER + ECUP_PARAMS, _runner("ecup"), REQUIRED),
+              COMMON + TRAINING + TOWER + ECUP_PARAMS, _runner("ecup"), REQUIRED, _precheck("ecup")),
     Algorithm("s_learner", "uplift", "S-learner (deep)",
               "One network with the treatment as an input field; ECUP without its TENet and ECENet modules.",
-              COMMON + TRAINING + TOWER, _runner("s_learner"), REQUIRED),
+              COMMON + TRAINING + TOWER, _runner("s_learner"), REQUIRED, _precheck("s_learner")),
     Algorithm("t_learner", "uplift", "T-learner (deep)",
               "An independent click/conversion network per arm; uplift is the difference of their predictions.",
-              COMMON + TRAINING + TOWER, _runner("t_learner"), REQUIRED),
+              COMMON + TRAINING + TOWER, _runner("t_learner"), REQUIRED, _precheck("t_learner")),
     Algorithm("tarnet", "uplift", "TARNet",
               "Shared representation with one pair of click/conversion heads per arm (Shalit et al., 2017).",
-              COMMON + TRAINING + REPRESENTATION, _runner("tarnet"), REQUIRED),
+              COMMON + TRAINING + REPRESENTATION, _runner("tarnet"), REQUIRED, _precheck("tarnet")),
     Algorithm("dragonnet", "uplift", "DragonNet",
               "TARNet plus a treatment-propensity head on the shared representation (Shi et al., 2019).",
               COMMON + TRAINING + REPRESENTATION + (
                   Param("propensity_weight", "float", 1.0, "Weight of the propensity cross-entropy in the loss.",
                         min=0.0, max=100.0),),
-              _runner("dragonnet"), REQUIRED),
+              _runner("dragonnet"), REQUIRED, _precheck("dragonnet")),
     Algorithm("gbm_two_model", "uplift", "Gradient-boosted two-model",
               "scikit-learn histogram gradient boosting per arm for click and click-and-conversion; a strong, "
               "fast tabular baseline.",
-              COMMON + GBM, _runner("gbm_two_model"), REQUIRED),
+              COMMON + GBM, _runner("gbm_two_model"), REQUIRED, _precheck("gbm_two_model")),
 )

@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from jobs.models import Job
+from mlcore.csvsafe import safe_frame
 from jobs.selectors import jobs_visible_to
 
 from .planner import TASKS, chosen_users, plan_at
@@ -109,7 +110,7 @@ def plan_users(request: Request, pk: int) -> HttpResponse:
                         status=400)
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="job-{job.pk}-arm{arm}-{task}-top{round(share * 100)}pct.csv"'
-    users.to_csv(response, index=False)
+    safe_frame(users).to_csv(response, index=False)  # user ids are the analyst's text: no formulas
     return response
 
 

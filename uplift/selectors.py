@@ -46,6 +46,16 @@ def job_plan(job: Job) -> dict[str, Any]:
                       n_boot=int(job.params.get("n_bootstrap", PLAN_BOOTSTRAP)), seed=int(job.params.get("seed", 0)))
 
 
+def revenue_unit(job: Job) -> str:
+    """What revenue is counted in: the ``REVENUE_CURRENCY`` setting (e.g. ``EUR``) or the dataset's revenue column."""
+    from django.conf import settings
+
+    if settings.REVENUE_CURRENCY:
+        return settings.REVENUE_CURRENCY
+    columns = job.dataset.columns_with_role("revenue")
+    return f"units of `{columns[0]}`" if columns else "revenue units"
+
+
 def metric_matrix(job: Job) -> dict[str, Any]:
     """Task × arm × metric rows for the job page, each value with its interval where one exists.
 

@@ -12,9 +12,10 @@ from jobs.selectors import jobs_visible_to
 
 from datasets.profiling import DatasetError
 from datasets.services import create_dataset
+from mlcore.csvsafe import safe_frame
 
 from .planner import TASKS, chosen_users
-from .selectors import NoScores, heldout_scores, job_plan
+from .selectors import NoScores, heldout_scores, job_plan, revenue_unit
 
 
 def _uplift_job(request: HttpRequest, pk: int) -> Job:
@@ -34,7 +35,7 @@ def _plan_or_404(job: Job) -> dict:
 @login_required
 def planner(request: HttpRequest, pk: int) -> HttpResponse:
     job = _uplift_job(request, pk)
-    plan = _plan_or_404(job)
+    plan = {**_plan_or_404(job), "revenue_unit": revenue_unit(job)}
     arms = [(k, name) for k, name in sorted(plan["arms"].items(), key=lambda kv: int(kv[0])) if k != "0"]
     return render(request, "uplift/planner.html", {"job": job, "plan": plan, "arms": arms, "tasks": TASKS})
 
@@ -61,7 +62,7 @@ def export_users(request: HttpRequest, pk: int) -> HttpResponse:
 def _csv(frame, filename: str) -> HttpResponse:
     response = HttpResponse(content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    frame.to_csv(response, index=False)
+    safe_frame(frame).to_csv(response, index=False)  # user ids are the analyst's text: no formulas
     return response
 
 

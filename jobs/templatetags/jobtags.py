@@ -120,3 +120,20 @@ def teacher_student(job) -> list[tuple[str, str, str]]:
         rows.append((f"Latency per batch of {summary.get('latency_batch_rows', '?')} rows",
                      f"{t:.2f} ms", f"{s:.2f} ms ({t / s:.2f}× faster)" if s < t else f"{s:.2f} ms"))
     return rows
+
+
+@register.filter
+def hyperparameters(job) -> list[tuple[str, str, str]]:
+    """The job's hyperparameters as ``(name, label, text)``; where the run used another value than the one asked
+    (a split column replaces the random split), the value used, with what was asked beside it."""
+    used = job.summary or {}
+    rows = []
+    for name, value in (job.params or {}).items():
+        if name in used and used[name] != value and name in EFFECTIVE_PARAMS:
+            rows.append((name, labels.label(name), f"{used[name]} (asked: {value}; {EFFECTIVE_PARAMS[name]})"))
+        else:
+            rows.append((name, labels.label(name), labels.display_param(name, value)))
+    return rows
+
+
+EFFECTIVE_PARAMS = {"split_method": "the dataset's split column wins"}

@@ -86,7 +86,7 @@
       if (!spec) { return; }
       var fig = JSON.parse(spec.textContent), width = div.clientWidth;
       fitLegend(fig, width);
-      Plotly.newPlot(div, fig.data, theme(fig.layout, width), {responsive: true, displaylogo: false});
+      Plotly.newPlot(div, fig.data, theme(fig.layout, width), window.CTR_PLOTLY_CONFIG);
       div.dataset.rendered = "1";
     });
   }

@@ -5,12 +5,15 @@
   var LABELS = {clicks: "Incremental clicks / visits", conversions: "Incremental conversions", revenue: "Incremental revenue"};
 
   function $(id) { return document.getElementById(id); }
+  // Every estimate and both ends of its interval with the same precision (one decimal), so columns line up.
   function fmt(v) {
     if (v === null || v === undefined || isNaN(v)) { return "—"; }
     var r = Math.round(Number(v) * 10) / 10;
-    return (r === 0 ? 0 : r).toLocaleString(undefined, {maximumFractionDigits: 1});  // never "-0"
+    return (r === 0 ? 0 : r).toLocaleString(undefined, {minimumFractionDigits: 1, maximumFractionDigits: 1});  // never "-0"
   }
-  function range(low, high, f) { return low === undefined ? "" : " [" + fmt(low * f) + ", " + fmt(high * f) + "]"; }
+  function count(v) { return Math.round(Number(v)).toLocaleString(); }
+  function range(low, high, f) { return low === undefined ? "" : " [" + fmt(low * f) + " to " + fmt(high * f) + "]"; }
+  function label(name) { return LABELS[name] + (name === "revenue" && plan.revenue_unit ? " (" + plan.revenue_unit + ")" : ""); }
 
   function current() {
     var p = plan.plans[els.arm.value + ":" + els.task.value];
@@ -27,7 +30,7 @@
     var lo = value * conv.model_low[best] * c.f - cost * c.p.shares[best] * pop;
     var hi = value * conv.model_high[best] * c.f - cost * c.p.shares[best] * pop;
     els.profitResult.textContent = "Profit-maximising share: " + Math.round(c.p.shares[best] * 100) + " % of users, expected profit "
-      + fmt(bestProfit) + (conv.model_low ? " [" + fmt(lo) + ", " + fmt(hi) + "]" : "") + ".";
+      + fmt(bestProfit) + (plan.revenue_unit ? " " + plan.revenue_unit : "") + (conv.model_low ? " [" + fmt(lo) + ", " + fmt(hi) + "]" : "") + ".";
     return best;
   }
 
@@ -35,15 +38,17 @@
     var c = current(), mode = document.querySelector("input[name=budget-mode]:checked").value;
     $("share-mode").hidden = mode !== "share";
     $("profit-mode").hidden = mode !== "profit";
+    // the profit share is shown and exported in cost/value mode, but never written into the slider:
+    // switching back to "share of users" returns to the share the analyst set
     var i = mode === "profit" ? profitShare(c) : Math.round(parseFloat(els.share.value));
-    if (mode === "profit") { els.share.value = i; }
     var q = c.p.shares[i];
-    els.shareLabel.textContent = Math.round(q * 100) + " %";
-    $("result-share").textContent = Math.round(q * 100) + " % of users (" + fmt(q * c.p.population * c.f) + ")";
+    els.shareLabel.textContent = Math.round(parseFloat(els.share.value)) + " %";
+    $("result-share").textContent = Math.round(q * 100) + " % of users (" + count(q * c.p.population * c.f) + ")";
+    $("result-share").dataset.share = q.toFixed(2);
     var rows = "";
     plan.outcomes.forEach(function (name) {
       var o = c.p.outcomes[name];
-      rows += "<tr data-outcome='" + name + "'><th>" + LABELS[name] + "</th><td class='num model'>" + fmt(o.model[i] * c.f) + range(o.model_low && o.model_low[i], o.model_high && o.model_high[i], c.f)
+      rows += "<tr data-outcome='" + name + "'><th>" + label(name) + "</th><td class='num model'>" + fmt(o.model[i] * c.f) + range(o.model_low && o.model_low[i], o.model_high && o.model_high[i], c.f)
         + "</td><td class='num random'>" + fmt(o.random[i] * c.f) + range(o.random_low && o.random_low[i], o.random_high && o.random_high[i], c.f)
         + "</td><td class='num gain'>" + fmt((o.model[i] - o.random[i]) * c.f) + range(o.gain_low && o.gain_low[i], o.gain_high && o.gain_high[i], c.f) + "</td></tr>";
     });
@@ -74,7 +79,7 @@
                   legend: {orientation: "h", y: -0.25},
                   shapes: [{type: "line", x0: x[i], x1: x[i], yref: "paper", y0: 0, y1: 1, line: {dash: "dash", color: "#15803d"}}]};
     if (window.ctrChartTheme) { layout = window.ctrChartTheme(layout, els.chart.clientWidth); }  // light/dark colours from the stylesheet
-    Plotly.react(els.chart, data, layout, {responsive: true, displaylogo: false});
+    Plotly.react(els.chart, data, layout, window.CTR_PLOTLY_CONFIG);
   }
 
   document.addEventListener("DOMContentLoaded", function () {

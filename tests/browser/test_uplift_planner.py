@@ -37,6 +37,8 @@ def test_planner_slider_moves_the_estimates_and_the_csv_follows(live_server, bro
     page.wait_for_selector("#chart-qini-ctr .main-svg")
     page.wait_for_selector("#chart-deciles-ctcvr .main-svg")
     screenshot(page, "uplift-job")
+    page.hover("#chart-qini-ctr .main-svg")
+    assert_no_cloud_buttons(page, "#chart-qini-ctr")
 
     page.click("#open-planner")
     page.wait_for_selector("#chart-planner .main-svg")
@@ -62,3 +64,34 @@ def test_planner_slider_moves_the_estimates_and_the_csv_follows(live_server, bro
     page.check("input[name=budget-mode][value=profit]")
     page.fill("#plan-cost", "0.05")
     page.wait_for_selector("#profit-result:has-text('Profit-maximising share')")
+
+    # issue 11: the profit share is shown and exported, but the slider keeps the analyst's share
+    profit_share = page.get_attribute("#result-share", "data-share")
+    assert f"share={profit_share}" in page.get_attribute("#export-users", "href")
+    page.check("input[name=budget-mode][value=share]")
+    page.wait_for_function("document.getElementById('result-share').dataset.share === '0.50'")
+    assert page.input_value("#plan-share") == "50" and page.inner_text("#plan-share-label") == "50 %"
+    assert "share=0.50" in page.get_attribute("#export-users", "href")
+    with page.expect_download() as download:
+        page.click("#export-users")
+    download.value.save_as(path)
+    assert len(list(csv.DictReader(path.open()))) == round(0.5 * job.summary["n_test"])
+    # intervals: one precision for every number of a row
+    import re
+    cell = model_number(page, "clicks")
+    assert len({len(d) for d in re.findall(r"\.(\d+)", cell)}) == 1, cell
+    assert_no_cloud_buttons(page, "#chart-planner")
+
+
+def assert_no_cloud_buttons(page, chart: str) -> None:
+    """Plotly's mode bar offers nothing that sends a chart's data off the machine (issue 11)."""
+    passed = page.evaluate("window.CTR_PLOTLY_CONFIG")
+    assert passed["showSendToCloud"] is False and passed["showLink"] is False and passed["displaylogo"] is False
+    used = page.evaluate(f"document.querySelector('{chart}')._context")  # what plotly.js kept of it
+    assert used["displaylogo"] is False
+    assert used.get("showSendToCloud", False) is False and used.get("showEditInChartStudio", False) is False
+    assert used.get("showLink", False) is False
+    titles = page.eval_on_selector_all(".modebar-btn", "els => els.map(e => e.getAttribute('data-title') || '')")
+    assert titles, "the mode bar is drawn"
+    assert not [t for t in titles if any(w in t.lower() for w in ("cloud", "chart studio", "share", "plotly"))], titles
+    assert page.locator(".modebar a[href*='plot.ly'], .modebar a[href*='plotly.com']").count() == 0

@@ -107,7 +107,7 @@ def test_run_facts_show_size_speed_and_latency_with_units(client, user, ctr_data
     assert "arms" in facts and "metric_definitions" not in facts  # mappings belong to a kind's panel
     b = finished_job(user, ctr_dataset, "lr", 0.6)  # an old run without latency shows a dash
     page = client.get(reverse("jobs:compare") + f"?ids={job.pk}&ids={b.pk}").content.decode()
-    latency_row = page.split('id="row-latency"')[1].split("</tr>")[0]
+    latency_row = page.split('id="row-inference_ms_per_batch"')[1].split("</tr>")[0]
     assert "3.46" in latency_row and "—" in latency_row
 
 

@@ -196,3 +196,40 @@ def test_metric_matrix_rows_columns_and_intervals(user, synthetic_dataset):
     assert first["low"] == job.metrics["sklift_qini_ctr_arm1_low"]
     job.metrics = {k: v for k, v in job.metrics.items() if not k.startswith("spearman_true")}  # as on real data
     assert "spearman_true" not in [c["key"] for c in metric_matrix(job)["columns"]]
+
+
+def test_planner_users_csv_escapes_formula_like_user_ids(client, user, tmp_path):
+    """Issue 11: user ids such as ``=HYPERLINK(...)`` were written verbatim; uplift scores stay numbers."""
+    from jobs.models import Job
+    from uplift.pipeline import SCORES_FILE
+
+    path = tmp_path / "u.csv"
+    path.write_text("click,site\n" + "".join(f"{i % 2},s{i % 3}\n" for i in range(20)))
+    dataset = create_dataset(owner=user, source_file=path, filename="u.csv", name="u")
+    job = Job.objects.create(owner=user, dataset=dataset, kind="uplift", algorithm="ecup", status="succeeded",
+                             summary={"arms": {"0": "control", "1": "email"}})
+    job.workdir.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"row": [0, 1, 2], "user_id": ["=cmd|' /C calc'!A0", "@u2", "u3"],
+                  "uplift_ctr_1": [0.3, -0.2, 0.1]}).to_parquet(job.workdir / SCORES_FILE, index=False)
+    client.force_login(user)
+    response = client.get(f"/uplift/jobs/{job.pk}/planner/users.csv", {"arm": 1, "task": "ctr", "share": 1})
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert [r["user_id"] for r in rows] == ["'=cmd|' /C calc'!A0", "u3", "'@u2"]
+    assert [float(r["uplift_ctr_1"]) for r in rows] == [0.3, 0.1, -0.2]
+
+
+def test_planner_revenue_has_a_unit(user, tmp_path, settings):
+    """Issue 11: revenue had no unit. The currency setting wins; else the dataset's revenue column names it."""
+    from jobs.models import Job
+    from uplift.selectors import revenue_unit
+
+    path = tmp_path / "r.csv"
+    path.write_text("treatment,visit,conversion,spend,region\n" + "".join(
+        f"{i % 2},{i % 3 == 0:d},{i % 5 == 0:d},{i * 1.5},r{i % 4}\n" for i in range(40)))
+    dataset = create_dataset(owner=user, source_file=path, filename="r.csv", name="r", kind="uplift",
+                             role_overrides={"spend": "revenue"})
+    job = Job.objects.create(owner=user, dataset=dataset, kind="uplift", algorithm="ecup", status="succeeded")
+    settings.REVENUE_CURRENCY = ""
+    assert revenue_unit(job) == "units of `spend`"
+    settings.REVENUE_CURRENCY = "EUR"
+    assert revenue_unit(job) == "EUR"

@@ -156,7 +156,6 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 # ones a killed request left behind; staging folders of unfinished uploads are swept too.
 FILE_UPLOAD_TEMP_DIR = str(Path(os.environ.get("FILE_UPLOAD_TEMP_DIR", VAR_DIR / "upload-tmp")).resolve())
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
-UPLOAD_SWEEP_DIRS = env_list("UPLOAD_SWEEP_DIRS", f"{MEDIA_ROOT / 'datasets' / '_staging'},{FILE_UPLOAD_TEMP_DIR}")
 UPLOAD_STALE_SECONDS = float(os.environ.get("UPLOAD_STALE_SECONDS", str(6 * 3600)))
 UPLOAD_SWEEP_EVERY_SECONDS = float(os.environ.get("UPLOAD_SWEEP_EVERY_SECONDS", "600"))
 DATASET_MAX_UPLOAD_BYTES = int(os.environ.get("DATASET_MAX_UPLOAD_MB", "2048")) * 1024 * 1024
@@ -169,6 +168,10 @@ DATASET_INLINE_PROFILE_BYTES = int(float(os.environ.get("DATASET_INLINE_PROFILE_
 # MEDIA_ROOT/datasets/_staging/).
 DATASET_UPLOAD_CHUNK_BYTES = int(os.environ.get("DATASET_UPLOAD_CHUNK_MB", "16")) * 1024 * 1024
 DATASET_UPLOAD_SESSIONS_DIR = os.environ.get("DATASET_UPLOAD_SESSIONS_DIR", "")  # "" = MEDIA_ROOT/datasets/_uploads
+UPLOAD_SWEEP_DIRS = env_list(
+    "UPLOAD_SWEEP_DIRS",
+    f"{MEDIA_ROOT / 'datasets' / '_staging'},{FILE_UPLOAD_TEMP_DIR},"
+    f"{DATASET_UPLOAD_SESSIONS_DIR or MEDIA_ROOT / 'datasets' / '_uploads'}")
 # The currency the planner shows revenue, costs and values in; empty: "units of `<revenue column>`".
 REVENUE_CURRENCY = os.environ.get("REVENUE_CURRENCY", "").strip()
 # Real public datasets for the demo loader (never copied into the repository).

@@ -30,6 +30,7 @@ class SweepResult:
 def sweep_uploads(folders: list[str | Path] | None = None, older_than: float | None = None,
                   now: float | None = None) -> SweepResult:
     """Delete stale entries of ``folders`` (default ``UPLOAD_SWEEP_DIRS``); return what went."""
+    default_sweep = folders is None
     folders = settings.UPLOAD_SWEEP_DIRS if folders is None else folders
     older_than = settings.UPLOAD_STALE_SECONDS if older_than is None else older_than
     cutoff = (time.time() if now is None else now) - older_than
@@ -53,6 +54,8 @@ def sweep_uploads(folders: list[str | Path] | None = None, older_than: float | N
                 continue
             result.removed.append(entry)
             result.bytes_freed += size
+    if default_sweep:
+        _forget_stale_upload_sessions(cutoff)
     if result.removed:
         logger.warning("upload sweep removed %d orphan upload file(s)/folder(s), %.1f MB",
                        len(result.removed), result.bytes_freed / 2**20)
@@ -68,3 +71,15 @@ def _newest_mtime_and_size(entry: Path) -> tuple[float, int]:
                 sub = os.lstat(os.path.join(root, name))
                 newest, size = max(newest, sub.st_mtime), size + sub.st_size
     return newest, size
+
+
+def _forget_stale_upload_sessions(cutoff: float) -> None:
+    """Chunked-upload sessions untouched since ``cutoff`` lose their row too (their file went above)."""
+    from datetime import datetime, timezone
+
+    from .models import UploadSession
+
+    stale = UploadSession.objects.filter(updated_at__lt=datetime.fromtimestamp(cutoff, tz=timezone.utc))
+    for session in stale:
+        session.path.unlink(missing_ok=True)
+    stale.delete()

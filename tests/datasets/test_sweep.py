@@ -36,3 +36,22 @@ def test_default_folders_are_the_staging_folder_and_djangos_upload_temp_dir():
     assert str(Path(settings.MEDIA_ROOT) / "datasets" / "_staging") in settings.UPLOAD_SWEEP_DIRS
     assert settings.FILE_UPLOAD_TEMP_DIR in settings.UPLOAD_SWEEP_DIRS
     assert Path(settings.FILE_UPLOAD_TEMP_DIR).is_relative_to(settings.VAR_DIR)
+
+
+def test_stale_chunked_upload_sessions_lose_file_and_row(db, user):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from datasets.models import UploadSession
+
+    stale = UploadSession.objects.create(owner=user, filename="big.csv", size=100)
+    fresh = UploadSession.objects.create(owner=user, filename="new.csv", size=100)
+    for session in (stale, fresh):
+        session.path.parent.mkdir(parents=True, exist_ok=True)
+        session.path.write_bytes(b"x" * 10)
+    age(stale.path, 7200)
+    UploadSession.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - timedelta(hours=2))
+    sweep_uploads(older_than=3600)
+    assert not stale.path.exists() and not UploadSession.objects.filter(pk=stale.pk).exists()
+    assert fresh.path.exists() and UploadSession.objects.filter(pk=fresh.pk).exists()

@@ -74,6 +74,11 @@ def rerun_job(job: Job, *, owner) -> Job:
     (the dataset's roles may have changed since). Only finished, failed or cancelled jobs re-run."""
     if job.is_active:
         raise JobConflict({"status": f"Job {job.display_name} is still {job.status}; cancel it or wait for it to finish."})
+    if job.kind == "scoring":  # scoring jobs were checked against their model when first queued; copy them
+        again = Job.objects.create(owner=owner, dataset=job.dataset, kind=job.kind, algorithm=job.algorithm,
+                                   params=dict(job.params), name=job.name, device_preference=job.device_preference)
+        transaction.on_commit(lambda: enqueue_job(again.pk))
+        return again
     return submit_job(owner=owner, dataset=job.dataset, algorithm=job.algorithm, params=dict(job.params),
                       name=job.name, device_preference=job.device_preference)
 

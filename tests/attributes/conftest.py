@@ -91,7 +91,7 @@ def run_attribute_job(user, dataset, algorithm: str = "text_similarity", **param
     params = {"n_splits": 2, **params}
     job = submit_job(owner=user, dataset=dataset, algorithm=algorithm, params=params)
     # no heartbeat thread: its writes would wait on the test's open transaction (SQLite locks)
-    with mock.patch("jobs.runner.heartbeat", lambda job_id: contextlib.nullcontext()):
+    with mock.patch("jobs.runner.heartbeat", lambda *args: contextlib.nullcontext()):
         execute_job(job.pk, "pytest", os.getpid())
     job.refresh_from_db()
     assert job.status == "succeeded", job.error or job.log_tail

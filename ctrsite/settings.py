@@ -244,6 +244,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "DatasetStatusEnum": "datasets.models.Dataset.Status",
+        "JobStatusEnum": "jobs.models.Job.Status",
+    },
 }
 
 # --- Security in production -----------------------------------------------------------------

@@ -51,7 +51,7 @@ class UploadCompleteSerializer(serializers.Serializer):
         self.fields["kind"].choices = kind_choices()
 
 
-class ErrorSerializer(serializers.Serializer):
+class UploadErrorSerializer(serializers.Serializer):
     errors = serializers.ListField(child=serializers.CharField())
     offset = serializers.IntegerField(required=False)
 
@@ -79,8 +79,8 @@ def _own_session(request: Request, pk) -> UploadSession:
 class UploadListView(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
-    @extend_schema(request=UploadStartSerializer, responses={201: UploadSessionSerializer, 400: ErrorSerializer,
-                                                            413: ErrorSerializer})
+    @extend_schema(request=UploadStartSerializer, responses={201: UploadSessionSerializer, 400: UploadErrorSerializer,
+                                                            413: UploadErrorSerializer})
     def post(self, request: Request) -> Response:
         """Start a chunked upload of a file of ``size`` bytes."""
         body = UploadStartSerializer(data=request.data)
@@ -104,8 +104,8 @@ class UploadDetailView(APIView):
     @extend_schema(request={"application/octet-stream": bytes},
                    parameters=[OpenApiParameter("Content-Range", str, OpenApiParameter.HEADER, required=True,
                                                 description="bytes START-END/TOTAL (END inclusive)")],
-                   responses={200: UploadSessionSerializer, 400: ErrorSerializer, 409: ErrorSerializer,
-                              413: ErrorSerializer, 416: ErrorSerializer})
+                   responses={200: UploadSessionSerializer, 400: UploadErrorSerializer, 409: UploadErrorSerializer,
+                              413: UploadErrorSerializer, 416: UploadErrorSerializer})
     def put(self, request: Request, pk) -> Response:
         """Append one chunk at the received offset."""
         session = _own_session(request, pk)
@@ -129,7 +129,7 @@ class UploadCompleteView(APIView):
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     @extend_schema(request=UploadCompleteSerializer, responses={201: DatasetSerializer, 202: DatasetSerializer,
-                                                               400: ErrorSerializer, 409: ErrorSerializer})
+                                                               400: UploadErrorSerializer, 409: UploadErrorSerializer})
     def post(self, request: Request, pk) -> Response:
         """Create the dataset from the received file (the same ingest as a single-request upload)."""
         session = _own_session(request, pk)

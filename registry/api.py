@@ -24,7 +24,7 @@ from .downloads import predictions_csv_chunks
 from .models import ModelVersion
 
 
-class ErrorSerializer(serializers.Serializer):
+class RegistryErrorSerializer(serializers.Serializer):
     errors = serializers.DictField(child=serializers.CharField(), help_text="field -> what to fix")
 
 
@@ -67,11 +67,13 @@ class ScoringJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     """Scoring jobs you own (staff: all): score a dataset of new rows with a run or a registered model."""
 
     serializer_class = ScoringJobSerializer
+    queryset = Job.objects.none()  # the real one is per user (get_queryset); this tells the schema the model
+    lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
         return selectors.scoring_jobs_visible_to(self.request.user)
 
-    @extend_schema(request=ScoringJobCreateSerializer, responses={201: ScoringJobSerializer, 400: ErrorSerializer})
+    @extend_schema(request=ScoringJobCreateSerializer, responses={201: ScoringJobSerializer, 400: RegistryErrorSerializer})
     def create(self, request: Request) -> Response:
         body = ScoringJobCreateSerializer(data=request.data)
         if not body.is_valid():
@@ -177,7 +179,7 @@ def model_versions(request: Request, name: str) -> Response:
     return Response(ModelVersionSerializer(versions, many=True).data)
 
 
-@extend_schema(request=PromoteSerializer, responses={201: ModelVersionSerializer, 400: ErrorSerializer})
+@extend_schema(request=PromoteSerializer, responses={201: ModelVersionSerializer, 400: RegistryErrorSerializer})
 @api_view(["POST"])
 def promote(request: Request) -> Response:
     """Promote a succeeded run to the next version of a named model."""
@@ -217,7 +219,7 @@ EXPORT_FILES = {"torchscript": (E.TORCHSCRIPT_FILE, "application/octet-stream"),
                responses={(200, "application/octet-stream"): OpenApiResponse(OpenApiTypes.BINARY, description="TorchScript or ONNX"),
                           (200, "application/json"): OpenApiResponse(OpenApiTypes.OBJECT, description="model card or encoder"),
                           (200, "text/markdown"): OpenApiResponse(OpenApiTypes.STR, description="model card"),
-                          400: ErrorSerializer, 404: OpenApiResponse(description="not exported for this model")})
+                          400: RegistryErrorSerializer, 404: OpenApiResponse(description="not exported for this model")})
 @api_view(["GET"])
 def export_download(request: Request, name: str, version: int):
     """Exported files of a CTR model version (written on first request): TorchScript, ONNX, card, encoder."""

@@ -61,7 +61,7 @@ class PlanResponseSerializer(serializers.Serializer):
     profit_high = serializers.FloatField(required=False)
 
 
-class ErrorSerializer(serializers.Serializer):
+class PlannerErrorSerializer(serializers.Serializer):
     errors = serializers.JSONField()
 
 
@@ -72,7 +72,7 @@ def _uplift_job(request: Request, pk: int) -> Job:
     return job
 
 
-@extend_schema(request=PlanRequestSerializer, responses={200: PlanResponseSerializer, 400: ErrorSerializer})
+@extend_schema(request=PlanRequestSerializer, responses={200: PlanResponseSerializer, 400: PlannerErrorSerializer})
 @api_view(["POST"])
 def plan(request: Request, pk: int) -> Response:
     """Expected incremental clicks, conversions (and revenue) with 95 % intervals for one arm, task and budget."""
@@ -94,7 +94,7 @@ def plan(request: Request, pk: int) -> Response:
 @extend_schema(parameters=[OpenApiParameter("arm", int, required=True), OpenApiParameter("task", str, enum=list(TASKS)),
                            OpenApiParameter("share", float, required=True)],
                responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="row, user_id, uplift per task"),
-                          400: ErrorSerializer})
+                          400: PlannerErrorSerializer})
 @api_view(["GET"])
 def plan_users(request: Request, pk: int) -> HttpResponse:
     """CSV of the held-out users the plan treats (best first): row, user id, predicted uplift."""

@@ -51,8 +51,8 @@ def job_new(request: HttpRequest) -> HttpResponse:
     dataset_id = parse_int(source.get("dataset"), minimum=1) or (like.dataset_id if like else None)
     dataset = datasets.filter(pk=dataset_id).first() if dataset_id else None
     algorithm = None
-    if dataset is None and str(source.get("dataset", "")).isdigit():
-        waiting = datasets_visible_to(request.user).filter(pk=source.get("dataset")).first()
+    if dataset is None and dataset_id:
+        waiting = datasets_visible_to(request.user).filter(pk=dataset_id).first()
         if waiting is not None:  # visible but not ready: say why instead of an empty form
             messages.warning(request, services.not_ready_message(waiting))
     if dataset is not None:

@@ -37,6 +37,17 @@ def clean_test_folders(django_db_setup):
     yield
 
 
+@pytest.fixture(autouse=True)
+def no_leftover_job_folders():
+    """Each test starts without job folders of earlier tests: their rows were rolled back, so SQLite hands
+    the same ids out again and a new job would find (and resume from) another job's checkpoint."""
+    jobs = Path(settings.MEDIA_ROOT) / "jobs"
+    if jobs.is_dir():
+        for folder in jobs.iterdir():
+            shutil.rmtree(folder, ignore_errors=True)
+    yield
+
+
 USERNAME, PASSWORD = "alice", "alice-pass-123"  # the `user` fixture's login
 
 

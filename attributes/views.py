@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from ctrsite.pagination import cursor_page
 from datasets.profiling import DatasetError
 from datasets.selectors import datasets_visible_to
 
@@ -16,13 +17,15 @@ from .models import ExtractedValue
 
 
 def _job(request: HttpRequest, pk: int):
-    return get_object_or_404(selectors.attribute_jobs_visible_to(request.user), pk=pk)
+    """The job a page is about, without its log or the dataset's column statistics and preview."""
+    return get_object_or_404(selectors.attribute_jobs_visible_to(request.user)
+                             .defer("log_tail", "dataset__columns", "dataset__preview", "dataset__description"), pk=pk)
 
 
 @login_required
 def job_index(request: HttpRequest) -> HttpResponse:
-    jobs = selectors.attribute_jobs_visible_to(request.user).filter(status="succeeded")[:100]
-    return render(request, "attributes/index.html", {"jobs": jobs})
+    page = cursor_page(request, selectors.finished_attribute_jobs(request.user))
+    return render(request, "attributes/index.html", {"jobs": page.rows, "page": page})
 
 
 @login_required
@@ -45,7 +48,7 @@ def review_queue(request: HttpRequest, pk: int) -> HttpResponse:
 
 def _review_context(job, error: str = "", done: ExtractedValue | None = None) -> dict:
     return {"job": job, "item": selectors.next_to_review(job), "counts": selectors.review_counts(job),
-            "waiting": selectors.review_queryset(job).count(),
+            "waiting": selectors.waiting_count(job),
             "error": error, "done": done}
 
 

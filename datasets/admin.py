@@ -16,6 +16,14 @@ class DatasetAdmin(admin.ModelAdmin):
     exclude = ("columns", "preview")
     actions = ["revalidate"]
     date_hierarchy = "created_at"
+    list_select_related = ("owner",)
+    show_full_result_count = False
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request)
+        if getattr(request.resolver_match, "url_name", "").endswith("changelist"):  # no column JSON in the list
+            qs = qs.defer("columns", "preview", "errors", "warnings", "description")
+        return qs
 
     @admin.display(description="Size (MB)", ordering="size_bytes")
     def size_mb(self, obj: Dataset) -> str:

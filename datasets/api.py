@@ -2,18 +2,20 @@
 from __future__ import annotations
 
 from django.http import FileResponse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ctrsite.pagination import NewestFirstCursorPagination
+
 from . import services
 from .kinds import kind_choices
 from .models import Dataset
 from .profiling import DatasetError
-from .selectors import datasets_visible_to
+from .selectors import dataset_list, datasets_visible_to
 
 
 class DatasetSerializer(serializers.ModelSerializer):
@@ -25,6 +27,18 @@ class DatasetSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "owner", "description", "status", "source", "original_filename", "file_format",
                   "delimiter", "size_bytes", "sha256", "n_rows", "columns", "label_rate", "errors", "warnings",
                   "created_at", "validated_at"]
+        read_only_fields = fields
+
+
+class DatasetListSerializer(serializers.ModelSerializer):
+    """A row of the dataset list: read one dataset for its ``columns`` statistics and ``label_rate``."""
+
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    n_columns = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "name", "kind", "owner", "status", "source", "size_bytes", "n_rows", "n_columns", "created_at"]
         read_only_fields = fields
 
 
@@ -45,16 +59,26 @@ class RolesSerializer(serializers.Serializer):
     roles = serializers.DictField(child=serializers.CharField(), help_text="column name -> role")
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("kind", str, description="Only datasets of this kind (ctr, uplift, attributes)."),
+    OpenApiParameter("q", str, description="Search: part of the dataset's name."),
+]))
 class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    """Datasets you own (staff: all). Upload with multipart POST; a failed upload keeps nothing."""
+    """Datasets you own (staff: all), newest first in cursor pages (follow ``next``). Upload with multipart
+    POST; a failed upload keeps nothing."""
 
     serializer_class = DatasetSerializer
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
-        qs = datasets_visible_to(self.request.user)
-        kind = self.request.query_params.get("kind")
-        return qs.filter(kind=kind) if kind else qs
+        if self.action == "list":
+            params = self.request.query_params
+            return dataset_list(self.request.user, kind=str(params.get("kind", "")), q=str(params.get("q", "")).strip())
+        return datasets_visible_to(self.request.user)
+
+    def get_serializer_class(self):
+        return DatasetListSerializer if self.action == "list" else DatasetSerializer
 
     @extend_schema(request={"multipart/form-data": DatasetUploadSerializer}, responses={201: DatasetSerializer})
     def create(self, request: Request) -> Response:

@@ -4,18 +4,19 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from ctrsite.pagination import NewestFirstCursorPagination
 from datasets.selectors import datasets_visible_to
 
 from . import services
 from .models import Job
 from .registry import all_algorithms
-from .selectors import jobs_visible_to
+from .selectors import JobFilters, job_list, jobs_visible_to
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -28,7 +29,15 @@ class JobSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "algorithm", "params", "dataset", "dataset_name", "owner", "status", "progress",
                   "phase", "cancel_requested", "device_preference", "queue", "device", "celery_task_id", "worker",
                   "attempts", "created_at", "started_at", "finished_at", "duration_seconds", "metrics", "summary",
-                  "error", "log_tail"]
+                  "headline_metric", "headline_value", "error", "log_tail"]
+        read_only_fields = fields
+
+
+class JobListSerializer(JobSerializer):
+    """A row of the job list: everything but the log (read one job for its ``log_tail`` and ``/curves/``)."""
+
+    class Meta(JobSerializer.Meta):
+        fields = [f for f in JobSerializer.Meta.fields if f != "log_tail"]
         read_only_fields = fields
 
 
@@ -40,20 +49,27 @@ class JobCreateSerializer(serializers.Serializer):
     device_preference = serializers.ChoiceField(choices=Job.DevicePreference.values, default="auto")
 
 
+@extend_schema_view(list=extend_schema(parameters=[
+    OpenApiParameter("status", str, enum=Job.Status.values, description="Only jobs in this state."),
+    OpenApiParameter("kind", str, description="Only jobs of this dataset kind (ctr, uplift, attributes)."),
+    OpenApiParameter("algorithm", str, description="Only jobs of this algorithm key."),
+    OpenApiParameter("dataset", int, description="Only jobs on this dataset id."),
+    OpenApiParameter("q", str, description="Search: part of the job's name or algorithm."),
+]))
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    """Jobs you own (staff: all). Filter with ?status=&kind=&dataset=."""
+    """Jobs you own (staff: all), newest first. Filter with ?status=&kind=&algorithm=&dataset=, search names
+    and algorithms with ?q=; pages are cursor pages: follow ``next`` (``?cursor=…``), ``page_size`` up to 200."""
 
     serializer_class = JobSerializer
+    pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
-        qs = jobs_visible_to(self.request.user)
-        params = self.request.query_params
-        for field in ("status", "kind", "algorithm"):
-            if params.get(field):
-                qs = qs.filter(**{field: params[field]})
-        if params.get("dataset", "").isdigit():
-            qs = qs.filter(dataset_id=int(params["dataset"]))
-        return qs
+        if self.action == "list":
+            return job_list(self.request.user, JobFilters.from_query(self.request.query_params), api=True)
+        return jobs_visible_to(self.request.user).defer("dataset__columns", "dataset__preview")
+
+    def get_serializer_class(self):
+        return JobListSerializer if self.action == "list" else JobSerializer
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer})
     def create(self, request: Request) -> Response:

@@ -24,6 +24,7 @@ from datasets.profiling import DatasetError
 from datasets.services import columnar_table
 from mlcore.api import Cancelled, DataError, ParamError, RunContext, RunResult
 
+from .leaderboard import headline_fields
 from .models import Job
 from .recovery import is_orphaned
 from .registry import get_algorithm
@@ -188,6 +189,7 @@ def _finish(job: Job, reporter: JobReporter, status: str, *, error: str = "", ph
     }
     if result is not None:
         fields.update(metrics=jsonable(result.metrics), curves=jsonable(result.curves), summary=jsonable(result.summary))
+        fields.update(headline_fields(fields["metrics"]))  # the leaderboard ranks from these indexed columns
         if result.artifact:
             fields["artifact_path"] = str(Path(result.artifact).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
     Job.objects.filter(pk=job.pk).update(**fields)

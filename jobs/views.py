@@ -155,7 +155,8 @@ def job_compare(request: HttpRequest) -> HttpResponse:
 @login_required
 def dataset_leaderboard(request: HttpRequest, dataset_pk: int) -> HttpResponse:
     """Every finished run of a dataset, best first, 50 a page (the dataset page shows the top 25)."""
-    dataset = get_object_or_404(datasets_visible_to(request.user).only("id", "name", "status", "kind"), pk=dataset_pk)
+    dataset = get_object_or_404(datasets_visible_to(request.user).select_related(None)
+                                .only("id", "name", "status", "kind"), pk=dataset_pk)
     metric, present = selectors.leaderboard_metric(request.user, dataset.pk, request.GET.get("metric", ""))
     page = cursor_page(request, selectors.leaderboard_queryset(request.user, dataset.pk, metric),
                        ordering=selectors.LEADERBOARD_ORDERING)

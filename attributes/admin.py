@@ -1,18 +1,8 @@
 from django.contrib import admin
-from django.core.paginator import Paginator
-from django.utils.functional import cached_property
+
+from ctrsite.pagination import CappedCountPaginator
 
 from .models import ExtractedValue
-
-
-class CappedCountPaginator(Paginator):
-    """Counts at most ``CAP`` rows (``COUNT(*)`` over a ``LIMIT``): pages past it are reached by filtering."""
-
-    CAP = 10_000
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list[:self.CAP].count()
 
 
 @admin.register(ExtractedValue)

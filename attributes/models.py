@@ -53,7 +53,7 @@ class ExtractedValue(models.Model):
             models.Index(fields=["job", "category", "attribute", "product_id", "status", "value"],
                          name="xv_job_cells"),
             # the review queue: least confident first, skipping held-out test products, index-only
-            models.Index(fields=["job", "status", "confidence", "split"], name="xv_job_review"),
+            models.Index(fields=["job", "status", "confidence", "id", "split"], name="xv_job_review_queue"),
             models.Index(fields=["job", "product_id"], name="xv_job_product"),
             models.Index(fields=["dataset", "product_id", "attribute"], name="xv_dataset_product_attr"),
             models.Index(fields=["dataset", "status"], name="xv_dataset_status"),

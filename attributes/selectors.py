@@ -121,7 +121,7 @@ def review_queryset(job) -> QuerySet:
 
 
 def next_to_review(job) -> ExtractedValue | None:
-    """The least confident prediction waiting: the first entry of the ``xv_job_review`` index."""
+    """The least confident prediction waiting: the first entry of the ``xv_job_review_queue`` index."""
     return review_queryset(job).only(*ROW_FIELDS).first()
 
 

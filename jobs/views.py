@@ -4,7 +4,6 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -144,8 +143,7 @@ def job_compare(request: HttpRequest) -> HttpResponse:
         "chosen": chosen, "candidates": candidates.rows if candidates else [], "candidates_page": candidates,
         "metric": metric, "error": error, "metric_names": metric_names,
         "charts": comparison_charts(chosen) if len(chosen) >= 2 and not error else [],
-        "datasets": datasets_visible_to(request.user).filter(
-            Exists(Job.objects.filter(dataset=OuterRef("pk"), status=Job.Status.SUCCEEDED))).select_related(None).only("id", "name")[:200],
+        "datasets": datasets_visible_to(request.user).select_related(None).only("id", "name")[:MAX_DATASETS],
         "dataset_id": str(dataset_id or ""),
         "best": {m: _best(chosen, m) for m in metric_names},
     }
@@ -165,6 +163,7 @@ def dataset_leaderboard(request: HttpRequest, dataset_pk: int) -> HttpResponse:
                                                      "full_page": True})
 
 
+MAX_DATASETS = 200  # newest first in the compare page's dataset menu
 MAX_COMPARED = 10  # runs side by side on the compare page (each brings its curves)
 LOWER_IS_BETTER = {"logloss", "loss"}
 

@@ -214,6 +214,18 @@ def start_gunicorn(port: int) -> subprocess.Popen:
     raise RuntimeError("gunicorn did not start")
 
 
+def stop(server: subprocess.Popen) -> None:
+    """Quick shutdown (SIGQUIT), then SIGKILL if the workers are still busy after 10 s."""
+    import signal
+
+    os.killpg(server.pid, signal.SIGQUIT)
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=10)
+
+
 def fetch(url: str, cookie: str) -> tuple[float, int]:
     request = urllib.request.Request(url, headers={"Cookie": cookie})
     t0 = time.perf_counter()
@@ -301,8 +313,7 @@ def main() -> None:
             results.append((label, one, four, size))
             print(f"  {label}: p95 {pct(one, 0.95):.0f} / {pct(four, 0.95):.0f} ms", flush=True)
     finally:
-        os.killpg(server.pid, 15)
-        server.wait(timeout=20)
+        stop(server)
     print(f"\nload average after: {os.getloadavg()[0]:.1f}")
     print(f"\n{connection.vendor}: {N_JOBS:,} jobs, {N_VALUES:,} values; gunicorn 2 workers; "
           f"{args.requests} requests at c=1, {4 * max(args.requests // 2, 1)} at c=4 (ms)")

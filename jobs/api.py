@@ -64,6 +64,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Destro
     pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # the schema generator: the model is enough
+            return Job.objects.none()
         if self.action == "list":
             return job_list(self.request.user, JobFilters.from_query(self.request.query_params), api=True)
         return jobs_visible_to(self.request.user).defer("dataset__columns", "dataset__preview")

@@ -144,3 +144,17 @@ def test_compare_picker_is_bounded_and_paged(client, user, ctr_dataset):
     make_jobs(user, ctr_dataset, 60)
     page = client.get(reverse("jobs:compare"), {"dataset": ctr_dataset.pk}).content.decode()
     assert page.count('name="ids"') == 50 and 'id="older-page"' in page
+
+
+def test_openapi_schema_documents_cursor_pages_and_search():
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    for path, row in (("/api/jobs/", "JobList"), ("/api/datasets/", "DatasetList")):
+        operation = schema["paths"][path]["get"]
+        names = {p["name"] for p in operation["parameters"]}
+        assert {"cursor", "page_size", "q"} <= names and "page" not in names
+        ref = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+        page = schema["components"]["schemas"][ref]
+        assert set(page["properties"]) == {"next", "previous", "results"} and "count" not in page["properties"]
+        assert page["properties"]["results"]["items"]["$ref"].endswith(f"/{row}")

@@ -28,8 +28,8 @@ def attribute_jobs_visible_to(user) -> QuerySet:
 
 def finished_attribute_jobs(user) -> QuerySet:
     """The attribute index's rows (newest first, cursor pages): only what the table shows."""
-    return (attribute_jobs_visible_to(user).filter(status="succeeded")
-            .only("id", "name", "algorithm", "dataset", "owner", "dataset__id", "dataset__name", "owner__id", "metrics", "summary",
+    return (attribute_jobs_visible_to(user).filter(status="succeeded").select_related(None).select_related("dataset")
+            .only("id", "name", "algorithm", "dataset", "dataset__id", "dataset__name", "metrics", "summary",
                   "finished_at", "created_at").order_by("-created_at", "-id"))
 
 

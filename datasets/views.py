@@ -13,8 +13,8 @@ from jobs.registry import algorithms_for_kind
 
 from . import services
 from .forms import DatasetUploadForm, RolesForm
-from .profiling import DatasetError
 from .kinds import kind_choices
+from .profiling import DatasetError
 from .selectors import dataset_list as list_rows
 from .selectors import datasets_visible_to
 

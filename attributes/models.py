@@ -43,13 +43,17 @@ class ExtractedValue(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [
-            models.Index(fields=["job", "attribute", "value"], name="xv_job_attr_value"),
+            # the value browser's keyset pages (id order) with and without its filters
+            models.Index(fields=["job", "id"], name="xv_job_id"),
+            models.Index(fields=["job", "attribute", "id"], name="xv_job_attr_id"),
+            models.Index(fields=["job", "attribute", "value", "id"], name="xv_job_attr_value_id"),
+            models.Index(fields=["job", "status", "id"], name="xv_job_status_id"),
+            models.Index(fields=["job", "category", "id"], name="xv_job_category_id"),
             # covers both coverage queries, so they read no table rows (at a million rows)
             models.Index(fields=["job", "category", "attribute", "product_id", "status", "value"],
                          name="xv_job_cells"),
-            models.Index(fields=["job", "category"], name="xv_job_category"),
             # the review queue: least confident first, skipping held-out test products, index-only
-            models.Index(fields=["job", "status", "confidence", "split"], name="xv_job_review"),
+            models.Index(fields=["job", "status", "confidence", "id", "split"], name="xv_job_review_queue"),
             models.Index(fields=["job", "product_id"], name="xv_job_product"),
             models.Index(fields=["dataset", "product_id", "attribute"], name="xv_dataset_product_attr"),
             models.Index(fields=["dataset", "status"], name="xv_dataset_status"),

@@ -7,6 +7,7 @@ from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpRespons
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from ctrsite.pagination import cursor_page
 from datasets.profiling import DatasetError
 from datasets.selectors import datasets_visible_to
 from mlcore.querystring import parse_int
@@ -22,13 +23,15 @@ EXPORT_FORMATS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.
 
 
 def _job(request: HttpRequest, pk: int):
-    return get_object_or_404(selectors.attribute_jobs_visible_to(request.user), pk=pk)
+    """The job a page is about, without its log or the dataset's column statistics and preview."""
+    return get_object_or_404(selectors.attribute_jobs_visible_to(request.user)
+                             .defer("log_tail", "dataset__columns", "dataset__preview", "dataset__description"), pk=pk)
 
 
 @login_required
 def job_index(request: HttpRequest) -> HttpResponse:
-    jobs = selectors.attribute_jobs_visible_to(request.user).filter(status="succeeded")[:100]
-    return render(request, "attributes/index.html", {"jobs": jobs})
+    page = cursor_page(request, selectors.finished_attribute_jobs(request.user))
+    return render(request, "attributes/index.html", {"jobs": page.rows, "page": page})
 
 
 @login_required

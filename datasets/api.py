@@ -13,12 +13,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ctrsite.openapi import ValidationErrors
+from ctrsite.pagination import NewestFirstCursorPagination
 
 from . import services
 from .kinds import kind_choices
 from .models import Dataset
 from .profiling import DatasetError
-from .selectors import datasets_visible_to
+from .selectors import dataset_list, datasets_visible_to
 
 
 class DatasetSerializer(serializers.ModelSerializer):
@@ -38,6 +39,18 @@ class DatasetSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "owner", "description", "status", "source", "original_filename", "file_format",
                   "delimiter", "size_bytes", "sha256", "n_rows", "columns", "label_rate", "errors", "warnings",
                   "progress", "url", "page_url", "created_at", "validated_at"]
+        read_only_fields = fields
+
+
+class DatasetListSerializer(serializers.ModelSerializer):
+    """A row of the dataset list: read one dataset for its ``columns`` statistics and ``label_rate``."""
+
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    n_columns = serializers.IntegerField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "name", "kind", "owner", "status", "source", "size_bytes", "n_rows", "n_columns", "created_at"]
         read_only_fields = fields
 
 
@@ -71,22 +84,33 @@ DOWNLOAD_TYPES = {"csv": "text/csv", "csv.gz": "application/gzip", "parquet": "a
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[OpenApiParameter("kind", str, description="Only datasets of this kind")]),
+    list=extend_schema(parameters=[
+        OpenApiParameter("kind", str, description="Only datasets of this kind (ctr, uplift, attributes)."),
+        OpenApiParameter("q", str, description="Search: part of the dataset's name."),
+    ]),
     retrieve=extend_schema(parameters=[ID]),
     destroy=extend_schema(parameters=[ID]),
 )
 class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    """Datasets you own (staff: all). Upload with multipart POST; a failed upload keeps nothing."""
+    """Datasets you own (staff: all), newest first in cursor pages (follow ``next``). Upload with multipart
+    POST; a failed upload keeps nothing."""
 
     serializer_class = DatasetSerializer
     queryset = Dataset.objects.none()  # the real one is per user (get_queryset); this tells the schema the model
     lookup_value_regex = r"[0-9]+"
     parser_classes = [MultiPartParser, FormParser, JSONParser]
+    pagination_class = NewestFirstCursorPagination
 
     def get_queryset(self):
-        qs = datasets_visible_to(self.request.user)
-        kind = self.request.query_params.get("kind")
-        return qs.filter(kind=kind) if kind else qs
+        if getattr(self, "swagger_fake_view", False):  # the schema generator: the model is enough
+            return Dataset.objects.none()
+        if self.action == "list":
+            params = self.request.query_params
+            return dataset_list(self.request.user, kind=str(params.get("kind", "")), q=str(params.get("q", "")).strip())
+        return datasets_visible_to(self.request.user)
+
+    def get_serializer_class(self):
+        return DatasetListSerializer if self.action == "list" else DatasetSerializer
 
     @extend_schema(request={"multipart/form-data": DatasetUploadSerializer},
                    responses={201: DatasetSerializer, 202: DatasetSerializer, 400: ValidationErrors,

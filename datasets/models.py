@@ -52,6 +52,10 @@ class Dataset(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [  # the dataset list and /api/datasets/ (newest first, keyset pages)
+            models.Index(fields=["owner", "-created_at", "-id"], name="dataset_owner_created"),
+            models.Index(fields=["-created_at", "-id"], name="dataset_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind}, {self.n_rows:,} rows)"

@@ -8,23 +8,27 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from jobs.leaderboard import leaderboard
+from ctrsite.pagination import cursor_page
 from jobs.registry import algorithms_for_kind
-from jobs.selectors import jobs_visible_to
 
 from . import services
 from .forms import DatasetUploadForm, RolesForm
+from .kinds import kind_choices
 from .profiling import DatasetError
+from .selectors import dataset_list as list_rows
 from .selectors import datasets_visible_to
 
 
 @login_required
 def dataset_list(request: HttpRequest) -> HttpResponse:
-    datasets = datasets_visible_to(request.user)
+    """Newest first, 50 a page, with a name search and a kind filter kept in the page links."""
+    kinds = [value for value, _ in kind_choices()]
     kind = request.GET.get("kind", "")
-    if kind:
-        datasets = datasets.filter(kind=kind)
-    return render(request, "datasets/list.html", {"datasets": datasets[:200], "kind": kind})
+    kind = kind if kind in kinds else ""
+    q = request.GET.get("q", "").strip()[:200]
+    page = cursor_page(request, list_rows(request.user, kind=kind, q=q))
+    return render(request, "datasets/list.html", {"datasets": page.rows, "page": page, "kind": kind, "q": q,
+                                                  "kinds": kinds})
 
 
 @login_required
@@ -93,12 +97,10 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
             else:
                 messages.success(request, "Column roles saved; the dataset is ready for training.")
                 return redirect(dataset)
-    jobs = jobs_visible_to(request.user).filter(dataset=dataset)
-    columns, ranked = leaderboard(jobs)
+    # the leaderboard panel comes from the jobs app (``{% leaderboard_panel dataset %}``)
     return render(request, "datasets/detail.html", {
-        "dataset": dataset, "roles_form": roles_form, "role_errors": role_errors, "jobs": jobs[:50],
-        "leaderboard": ranked, "leaderboard_columns": columns, "algorithms": algorithms_for_kind(dataset.kind),
-        "label_rate": dataset.label_rate,
+        "dataset": dataset, "roles_form": roles_form, "role_errors": role_errors,
+        "algorithms": algorithms_for_kind(dataset.kind), "label_rate": dataset.label_rate,
     })
 
 

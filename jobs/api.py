@@ -12,13 +12,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from ctrsite.openapi import ValidationErrors
+from ctrsite.pagination import NewestFirstCursorPagination
 from datasets.selectors import datasets_visible_to
 from mlcore.querystring import parse_int
 
 from . import services
 from .models import Job
 from .registry import all_algorithms
-from .selectors import jobs_visible_to
+from .selectors import JobFilters, job_list, jobs_visible_to
 
 
 class JobSerializer(serializers.ModelSerializer):
@@ -34,7 +35,15 @@ class JobSerializer(serializers.ModelSerializer):
         fields = ["id", "name", "kind", "algorithm", "params", "dataset", "dataset_name", "owner", "status", "progress",
                   "phase", "cancel_requested", "device_preference", "queue", "device", "celery_task_id", "worker",
                   "attempts", "created_at", "started_at", "finished_at", "duration_seconds", "metrics", "summary",
-                  "error", "log_tail"]
+                  "headline_metric", "headline_value", "error", "log_tail"]
+        read_only_fields = fields
+
+
+class JobListSerializer(JobSerializer):
+    """A row of the job list: everything but the log (read one job for its ``log_tail`` and ``/curves/``)."""
+
+    class Meta(JobSerializer.Meta):
+        fields = [f for f in JobSerializer.Meta.fields if f != "log_tail"]
         read_only_fields = fields
 
 
@@ -77,29 +86,33 @@ ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description
 
 @extend_schema_view(
     list=extend_schema(parameters=[
-        OpenApiParameter("status", str, enum=Job.Status.values, description="Only jobs in this status"),
-        OpenApiParameter("kind", str, description="ctr, uplift or attributes"),
-        OpenApiParameter("algorithm", str, description="Algorithm key, e.g. deepfm"),
-        OpenApiParameter("dataset", OpenApiTypes.INT, description="Only jobs on this dataset id")]),
+        OpenApiParameter("status", str, enum=Job.Status.values, description="Only jobs in this state."),
+        OpenApiParameter("kind", str, description="Only jobs of this dataset kind (ctr, uplift, attributes)."),
+        OpenApiParameter("algorithm", str, description="Only jobs of this algorithm key."),
+        OpenApiParameter("dataset", OpenApiTypes.INT, description="Only jobs on this dataset id."),
+        OpenApiParameter("q", str, description="Search: part of the job's name or algorithm."),
+    ]),
     retrieve=extend_schema(parameters=[ID]),
     destroy=extend_schema(parameters=[ID]),
 )
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
-    """Jobs you own (staff: all). Filter with ?status=&kind=&algorithm=&dataset=."""
+    """Jobs you own (staff: all), newest first. Filter with ?status=&kind=&algorithm=&dataset=, search names
+    and algorithms with ?q=; pages are cursor pages: follow ``next`` (``?cursor=…``), ``page_size`` up to 200."""
 
     serializer_class = JobSerializer
+    pagination_class = NewestFirstCursorPagination
     queryset = Job.objects.none()  # the real one is per user (get_queryset); this tells the schema the model
     lookup_value_regex = r"[0-9]+"
 
     def get_queryset(self):
-        qs = jobs_visible_to(self.request.user)
-        params = self.request.query_params
-        for field in ("status", "kind", "algorithm"):
-            if params.get(field):
-                qs = qs.filter(**{field: params[field]})
-        if parse_int(params.get("dataset")) is not None:
-            qs = qs.filter(dataset_id=parse_int(params["dataset"]))
-        return qs
+        if getattr(self, "swagger_fake_view", False):  # the schema generator: the model is enough
+            return Job.objects.none()
+        if self.action == "list":
+            return job_list(self.request.user, JobFilters.from_query(self.request.query_params), api=True)
+        return jobs_visible_to(self.request.user).defer("dataset__columns", "dataset__preview")
+
+    def get_serializer_class(self):
+        return JobListSerializer if self.action == "list" else JobSerializer
 
     @extend_schema(request=JobCreateSerializer, responses={201: JobSerializer, 400: ValidationErrors})
     def create(self, request: Request) -> Response:

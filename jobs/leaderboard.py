@@ -1,15 +1,23 @@
-"""A per-dataset leaderboard: every finished run's held-out metrics in one sortable table.
+"""A per-dataset leaderboard: finished runs' held-out metrics in one sortable table, best first.
 
 Columns are the numeric metrics the runs report, with each kind's headline numbers first, so the
 same table serves CTR (AUC, logloss, GAUC), uplift (Qini, AUUC) and attribute runs (F1, mAP).
+
+Ranking never reads every run's metrics: each run stores its *headline* (the first column it
+reports, its value, and a score that is larger when better) in three indexed columns of ``Job``
+when it finishes (:func:`headline_fields`), and the dataset page reads the top runs of one
+headline metric from that index (``jobs.selectors.leaderboard_page``). This module holds the rules
+only; it reads no database.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .labels import label
-from .models import Job
+
+if TYPE_CHECKING:
+    from .models import Job
 
 # Headline metrics in the order analysts read them; anything else numeric follows alphabetically.
 PREFERRED = (
@@ -20,8 +28,10 @@ PREFERRED = (
 )
 # Interval ends and spreads sit beside their metric on the job page, not in the leaderboard.
 HIDDEN_SUFFIXES = ("_low", "_high", "_std")
+NOT_METRICS = {"n", "n_test", "positive_rate"}
 LOWER_IS_BETTER_SUFFIXES = ("logloss", "loss", "latency_ms")
 MAX_COLUMNS = 8
+TOP_N = 25  # runs on the dataset page; "show all" pages through the rest
 
 
 @dataclass(frozen=True)
@@ -40,20 +50,52 @@ def _numeric(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def metric_keys(metric_dicts: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Rankable metric keys of these runs, preferred headline metrics first."""
+    seen: set[str] = set()
+    for metrics in metric_dicts:
+        seen.update(k for k, v in (metrics or {}).items() if _numeric(v))
+    seen = {k for k in seen - NOT_METRICS if not k.endswith(HIDDEN_SUFFIXES)}
+    return [k for k in PREFERRED if k in seen] + sorted(seen - set(PREFERRED))
+
+
+def lower_is_better(key: str) -> bool:
+    return key.endswith(LOWER_IS_BETTER_SUFFIXES)
+
+
 def leaderboard_columns(jobs: Iterable[Job], limit: int = MAX_COLUMNS) -> list[Column]:
     """The metric columns for these runs: preferred headline metrics first, at most ``limit``."""
-    seen: set[str] = set()
-    for job in jobs:
-        seen.update(k for k, v in (job.metrics or {}).items() if _numeric(v))
-    seen -= {"n", "n_test", "positive_rate"}
-    seen = {k for k in seen if not k.endswith(HIDDEN_SUFFIXES)}
-    ordered = [k for k in PREFERRED if k in seen] + sorted(seen - set(PREFERRED))
-    return [Column(k, k.endswith(LOWER_IS_BETTER_SUFFIXES)) for k in ordered[:limit]]
+    return [Column(k, lower_is_better(k)) for k in metric_keys(j.metrics for j in jobs)[:limit]]
+
+
+def headline_fields(metrics: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``headline_metric``, ``headline_value`` and ``headline_score`` of a run with these metrics.
+
+    The headline is the run's first leaderboard column; the score is the value, negated when a
+    smaller value is better, so every leaderboard ranks by ``-headline_score`` on one index.
+    """
+    keys = metric_keys([metrics or {}])
+    if not keys:
+        return {"headline_metric": "", "headline_value": None, "headline_score": None}
+    key = keys[0]
+    value = float(metrics[key])
+    return {"headline_metric": key, "headline_value": value, "headline_score": -value if lower_is_better(key) else value}
+
+
+def pick_headline(metrics_present: Iterable[str]) -> str:
+    """The headline metric a dataset's leaderboard ranks by: the most preferred one its runs report."""
+    present = set(metrics_present) - {""}
+    ordered = [k for k in PREFERRED if k in present] + sorted(present - set(PREFERRED))
+    return ordered[0] if ordered else ""
 
 
 def leaderboard(jobs: Iterable[Job]) -> tuple[list[Column], list[Job]]:
-    """Columns and the runs ranked by the first column (best first; runs without it last)."""
-    runs = [j for j in jobs if j.status == Job.Status.SUCCEEDED and j.metrics]  # data-building jobs have none
+    """Columns and the runs ranked by the first column (best first; runs without it last).
+
+    For a handful of runs already in memory (tests, the compare page); the dataset page ranks
+    in the database from the headline columns.
+    """
+    runs = [j for j in jobs if j.status == "succeeded" and j.metrics]  # data-building jobs have none
     columns = leaderboard_columns(runs)
     if not columns:
         return columns, runs
@@ -66,3 +108,26 @@ def leaderboard(jobs: Iterable[Job]) -> tuple[list[Column], list[Job]]:
         return (0, value if first.lower_is_better else -value)
 
     return columns, sorted(runs, key=rank)
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    """An untrained heuristic's metrics on the same test split, shown under the ranked runs.
+
+    Jobs carry them in ``summary["references"]`` as ``[{"label": ..., "metrics": {...}}]``; a
+    reference is not a run, so it is never ranked or ticked for comparison.
+    """
+
+    label: str
+    metrics: dict
+    job_id: int
+
+
+def reference_rows(runs: Iterable[Job]) -> list[ReferenceRow]:
+    """The reference rows the shown runs report, one per label (the best run's first)."""
+    rows: dict[str, ReferenceRow] = {}
+    for job in runs:
+        for ref in (job.summary or {}).get("references") or []:
+            if isinstance(ref, Mapping) and ref.get("label") and isinstance(ref.get("metrics"), Mapping):
+                rows.setdefault(str(ref["label"]), ReferenceRow(str(ref["label"]), dict(ref["metrics"]), job.pk))
+    return list(rows.values())

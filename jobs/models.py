@@ -51,12 +51,40 @@ class Job(models.Model):
     error = models.TextField(blank=True)
     log_tail = models.TextField(blank=True)
     artifact_path = models.CharField(max_length=500, blank=True)
+    # The leaderboard ranks from these three columns (one index), never from the metrics JSON of every run.
+    headline_metric = models.CharField(max_length=64, blank=True,
+                                       help_text="The metric this run is ranked by on its dataset's leaderboard.")
+    headline_value = models.FloatField(null=True, blank=True, help_text="That metric's held-out value.")
+    headline_score = models.FloatField(null=True, blank=True,
+                                       help_text="The value signed so that larger ranks higher (minus a loss).")
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # the job list and /api/jobs/ (newest first, keyset pages): an analyst's own jobs, staff see all
+            models.Index(fields=["owner", "-created_at", "-id"], name="job_owner_created"),
+            models.Index(fields=["-created_at", "-id"], name="job_created"),
+            models.Index(fields=["owner", "status", "-created_at", "-id"], name="job_owner_status_created"),
+            models.Index(fields=["dataset", "-created_at", "-id"], name="job_dataset_created"),
+            # the dataset page's leaderboard and the compare picker: best first within a headline metric
+            models.Index(fields=["dataset", "status", "headline_metric", "-headline_score", "-id"],
+                         name="job_leaderboard"),
+        ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.algorithm} on {self.dataset_id} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        """Keep the headline columns in step with the metrics (the runner's bulk update sets them too)."""
+        from .leaderboard import headline_fields
+
+        update_fields = kwargs.get("update_fields")
+        touches = update_fields is None or "metrics" in update_fields
+        if touches and "metrics" not in self.get_deferred_fields():
+            self.__dict__.update(headline_fields(self.metrics))
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, *headline_fields({})}
+        super().save(*args, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("jobs:detail", args=[self.pk])

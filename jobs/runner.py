@@ -32,6 +32,7 @@ from mlcore.api import Cancelled, DataError, ParamError, RunContext, RunResult
 
 from .dbretry import CONNECTION_ERRORS, retry_db
 from .failures import disk_failure_message, failure_message, format_exception
+from .leaderboard import headline_fields
 from .models import Job
 from .recovery import is_orphaned
 from .registry import get_algorithm
@@ -259,6 +260,7 @@ def _finish(job: Job, reporter: JobReporter, status: str, *, error: str = "", ph
     }
     if result is not None:
         fields.update(metrics=jsonable(result.metrics), curves=jsonable(result.curves), summary=jsonable(result.summary))
+        fields.update(headline_fields(fields["metrics"]))  # the leaderboard ranks from these indexed columns
         if result.artifact:
             fields["artifact_path"] = str(Path(result.artifact).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
     try:

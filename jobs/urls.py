@@ -7,6 +7,7 @@ urlpatterns = [
     path("", views.job_list, name="list"),
     path("new/", views.job_new, name="new"),
     path("compare/", views.job_compare, name="compare"),
+    path("leaderboard/<int:dataset_pk>/", views.dataset_leaderboard, name="leaderboard"),
     path("<int:pk>/", views.job_detail, name="detail"),
     path("<int:pk>/cancel/", views.job_cancel, name="cancel"),
     path("<int:pk>/rerun/", views.job_rerun, name="rerun"),

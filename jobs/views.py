@@ -8,6 +8,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from ctrsite.pagination import cursor_page
+from datasets.kinds import kind_choices
 from datasets.models import Dataset
 from datasets.selectors import datasets_visible_to
 from mlcore.querystring import parse_ids, parse_int
@@ -18,26 +20,19 @@ from .charts import comparison_charts, job_charts, kind_panel
 from .forms import JobForm, role_requirements
 from .models import Job
 from .registry import algorithms_for_kind, get_algorithm
+from . import selectors
 from .selectors import jobs_visible_to, live_workers
 
-
-def _filtered_jobs(request: HttpRequest):
-    jobs = jobs_visible_to(request.user)
-    status, kind, dataset = request.GET.get("status", ""), request.GET.get("kind", ""), request.GET.get("dataset", "")
-    if status:
-        jobs = jobs.filter(status=status)
-    if kind:
-        jobs = jobs.filter(kind=kind)
-    if parse_int(dataset) is not None:
-        jobs = jobs.filter(dataset_id=parse_int(dataset))
-    return jobs, {"status": status, "kind": kind, "dataset": dataset}
+PAGE_SIZE = 50
 
 
 @login_required
 def job_list(request: HttpRequest) -> HttpResponse:
-    jobs, filters = _filtered_jobs(request)
-    context = {"jobs": jobs[:200], "filters": filters, "statuses": Job.Status.choices,
-               "kinds": sorted(set(jobs_visible_to(request.user).values_list("kind", flat=True)))}
+    """Newest first, 50 a page ("Newer"/"Older" cursor links keep the filters and the search)."""
+    filters = selectors.JobFilters.from_query(request.GET)
+    page = cursor_page(request, selectors.job_list(request.user, filters), page_size=PAGE_SIZE)
+    context = {"jobs": page.rows, "page": page, "filters": filters, "statuses": Job.Status.choices,
+               "kinds": [value for value, _ in kind_choices()]}
     if request.htmx:
         return render(request, "jobs/_job_rows.html", context)
     return render(request, "jobs/list.html", context)
@@ -118,13 +113,23 @@ def _job_state_tag(job: Job) -> str:
 
 @login_required
 def job_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(jobs_visible_to(request.user), pk=pk)
+    try:
+        job = selectors.job_for_page(request.user, pk)
+    except Job.DoesNotExist:
+        raise Http404("No such job (or it is not yours).") from None
     context = {"job": job, "charts": job_charts(job) if job.status == Job.Status.SUCCEEDED else [],
-               "kind_panel": kind_panel(job),
-               "others": jobs_visible_to(request.user).filter(dataset=job.dataset, status=Job.Status.SUCCEEDED).exclude(pk=job.pk)[:20]}
+               "kind_panel": kind_panel(job), "others": _best_others(request.user, job)}
     if request.htmx:
         return render(request, "jobs/_job_live.html", context)
     return render(request, "jobs/detail.html", context)
+
+
+def _best_others(user, job: Job, n: int = 10) -> list[Job]:
+    """The dataset's best other runs (same headline metric), to compare this one with."""
+    if not job.headline_metric:
+        return []
+    return list(selectors.leaderboard_queryset(user, job.dataset_id, job.headline_metric)
+                .only(*selectors.PICKER_FIELDS).exclude(pk=job.pk)[:n])
 
 
 @login_required
@@ -161,24 +166,28 @@ def job_artifact(request: HttpRequest, pk: int) -> FileResponse:
 def job_compare(request: HttpRequest) -> HttpResponse:
     """Pick 2+ finished jobs on one dataset; show their metrics side by side and overlaid curves."""
     visible = jobs_visible_to(request.user)
-    ids = parse_ids(request.GET.getlist("ids"))
+    ids = parse_ids(request.GET.getlist("ids"))[:MAX_COMPARED]
     chosen = list(visible.filter(pk__in=ids).order_by("pk"))
     error = ""
     datasets = {j.dataset_id for j in chosen}
     if len(datasets) > 1:
         error = "Pick jobs on the same dataset: their test splits must match to be comparable."
     asked = request.GET.get("dataset", "")
-    dataset_id = parse_int(asked, minimum=1) or (chosen[0].dataset_id if chosen else None)
+    dataset_pk = parse_int(asked, minimum=1) or (chosen[0].dataset_id if chosen else None)
     if asked and parse_int(asked, minimum=1) is None:
         error = error or f"`{asked[:40]}` is not a dataset id: pick a dataset from the list."
-    candidates = visible.filter(status=Job.Status.SUCCEEDED)
-    if dataset_id:
-        candidates = candidates.filter(dataset_id=dataset_id)
+    dataset_id = dataset_pk
+    candidates, metric = None, ""
+    if dataset_pk is not None:  # the picker: the dataset's best runs, 50 a page
+        metric, _ = selectors.leaderboard_metric(request.user, dataset_pk, request.GET.get("metric", ""))
+        candidates = cursor_page(request, selectors.leaderboard_queryset(request.user, dataset_pk, metric)
+                                 .only(*selectors.PICKER_FIELDS), ordering=selectors.LEADERBOARD_ORDERING)
     metric_names = sorted({k for j in chosen for k, v in j.metrics.items() if isinstance(v, (int, float))})
     context = {
-        "chosen": chosen, "candidates": candidates[:100], "error": error, "metric_names": metric_names,
+        "chosen": chosen, "candidates": candidates.rows if candidates else [], "candidates_page": candidates,
+        "metric": metric, "error": error, "metric_names": metric_names,
         "charts": comparison_charts(chosen) if len(chosen) >= 2 and not error else [],
-        "datasets": datasets_visible_to(request.user).filter(jobs__status=Job.Status.SUCCEEDED).distinct(),
+        "datasets": datasets_visible_to(request.user).select_related(None).only("id", "name")[:MAX_DATASETS],
         "dataset_id": str(dataset_id or ""),
         "best": {m: _best(chosen, m) for m in metric_names},
         "run_rows": run_rows(chosen),
@@ -186,6 +195,21 @@ def job_compare(request: HttpRequest) -> HttpResponse:
     return render(request, "jobs/compare.html", context)
 
 
+@login_required
+def dataset_leaderboard(request: HttpRequest, dataset_pk: int) -> HttpResponse:
+    """Every finished run of a dataset, best first, 50 a page (the dataset page shows the top 25)."""
+    dataset = get_object_or_404(datasets_visible_to(request.user).select_related(None)
+                                .only("id", "name", "status", "kind"), pk=dataset_pk)
+    metric, present = selectors.leaderboard_metric(request.user, dataset.pk, request.GET.get("metric", ""))
+    page = cursor_page(request, selectors.leaderboard_queryset(request.user, dataset.pk, metric),
+                       ordering=selectors.LEADERBOARD_ORDERING)
+    board = selectors.leaderboard_from_page(metric, present, page.rows)
+    return render(request, "jobs/leaderboard.html", {"dataset": dataset, "board": board, "page": page,
+                                                     "full_page": True})
+
+
+MAX_DATASETS = 200  # newest first in the compare page's dataset menu
+MAX_COMPARED = 10  # runs side by side on the compare page (each brings its curves)
 LOWER_IS_BETTER = {"logloss", "loss"}
 
 
@@ -201,9 +225,11 @@ def _best(jobs: list[Job], metric: str) -> int | None:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    from datasets.selectors import dataset_list
+
     return render(request, "home.html", {
-        "datasets": datasets_visible_to(request.user)[:5],
-        "jobs": jobs_visible_to(request.user)[:8],
+        "datasets": dataset_list(request.user)[:5],
+        "jobs": selectors.recent_jobs(request.user),
         "workers": live_workers(),
         "active": jobs_visible_to(request.user).filter(status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).count(),
     })

@@ -89,7 +89,7 @@ def test_users_see_and_touch_only_their_own_datasets(api, other_user, staff_user
     dataset_id = upload(api).json()["id"]
     other = APIClient()
     other.force_authenticate(other_user)
-    assert other.get("/api/datasets/").json()["count"] == 0
+    assert other.get("/api/datasets/").json()["results"] == []
     assert other.get(f"/api/datasets/{dataset_id}/").status_code == 404
     assert other.get(f"/api/datasets/{dataset_id}/download/").status_code == 404
     assert other.delete(f"/api/datasets/{dataset_id}/").status_code == 404

@@ -43,7 +43,7 @@ def test_other_users_cannot_see_or_cancel_a_job(api, user, other_user, ctr_datas
     other.force_authenticate(other_user)
     assert other.get(f"/api/jobs/{job.pk}/").status_code == 404
     assert other.post(f"/api/jobs/{job.pk}/cancel/").status_code == 404
-    assert other.get("/api/jobs/").json()["count"] == 0
+    assert other.get("/api/jobs/").json()["results"] == []
     assert other.post("/api/jobs/", {"dataset": ctr_dataset.pk, "algorithm": "lr"}, format="json").status_code == 400
     assert api.get(f"/api/jobs/{job.pk}/metrics/").json()["metrics"]["auc"] == 0.6
     assert api.get(f"/api/jobs/{job.pk}/curves/").json()["roc"]["tpr"] == [0, 0.7, 1]

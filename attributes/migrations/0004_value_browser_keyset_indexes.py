@@ -8,8 +8,8 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('attributes', '0003_review_time_index'),
-        ('datasets', '0002_dataset_list_indexes'),
-        ('jobs', '0002_job_headline_metric_and_list_indexes'),
+        ('datasets', '0003_dataset_list_indexes'),
+        ('jobs', '0003_job_headline_metric_and_list_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -28,5 +28,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("jobs", "0002_job_headline_metric_and_list_indexes")]
+    dependencies = [("jobs", "0003_job_headline_metric_and_list_indexes")]
     operations = [migrations.RunPython(create, drop)]

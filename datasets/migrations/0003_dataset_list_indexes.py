@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('datasets', '0001_initial'),
+        ('datasets', '0002_dataset_profiling_status_columnar_upload_sessions'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

@@ -24,7 +24,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('datasets', '0001_initial'),
-        ('jobs', '0001_initial'),
+        ('jobs', '0002_job_enqueued_at'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

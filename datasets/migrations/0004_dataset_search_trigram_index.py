@@ -16,5 +16,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("datasets", "0002_dataset_list_indexes")]
+    dependencies = [("datasets", "0003_dataset_list_indexes")]
     operations = [migrations.RunPython(create, drop)]

@@ -11,11 +11,13 @@ How a CTR job reads its data (``encode_splits``):
    after a worker death reuses a complete store whose manifest matches (same table, roles, split and
    encoder settings) and skips steps 2-3.
 4. **Training source**: when the encoded train split (ids as int64) fits under
-   ``CTRSTUDIO_TRAIN_IN_MEMORY_MB`` (default 1024) it is loaded into tensors and batches use the exact
+   ``CTRSTUDIO_TRAIN_IN_MEMORY_MB`` (default 512) it is loaded into tensors and batches use the exact
    full permutation (the faster path for small data); otherwise batches stream from disk with the
    chunk + buffer shuffle of :class:`mlcore.store.StoreSplit`. ``ctx.extra["train_data_path"]`` or
    ``CTRSTUDIO_TRAIN_DATA_PATH`` (``auto`` | ``memory`` | ``stream``) forces a path. The choice and its
    reason go to the job log. Validation and test always stream from the store in table order.
+   ``ctx.extra`` may also set ``encode_chunk_rows``, ``store_chunk_rows`` and ``store_buffer_chunks``
+   (tests use small ones so that a few thousand rows span many chunks).
 
 Peak memory is one chunk of the table (``CHUNK_ROWS`` rows as pandas) plus its encoding, the
 vocabularies, the reservoir samples and, for a time split, one byte per row; it does not grow with
@@ -41,7 +43,7 @@ from .features import EncoderConfig, FeatureEncoder, StreamingFit
 from .split import SPLITS, FrameTable, plan_split
 
 CHUNK_ROWS = 65_536
-DEFAULT_IN_MEMORY_MB = 1024
+DEFAULT_IN_MEMORY_MB = 512
 ChunkExtras = Callable[[pd.DataFrame], dict[str, np.ndarray]]
 
 
@@ -89,6 +91,7 @@ def encode_splits(ctx: RunContext, roles: dict[str, str], *, method: str, valid_
     """Split, fit the encoder on train and write the encoded splits to ``ctx.workdir/encoded`` (see the module
     docstring). ``extras(encoder)`` may return a function adding columns to each encoded chunk (item-side rows)."""
     columns = list(roles)
+    chunk_rows = int(ctx.extra.get("encode_chunk_rows") or chunk_rows)
     table = source_table(ctx, columns)
     time_cols = [c for c, r in roles.items() if r == "timestamp"]
     split_cols = [c for c, r in roles.items() if r == "split"]
@@ -146,14 +149,17 @@ def choose_train_source(ctx: RunContext, store: EncodedStore) -> tuple[TensorTab
     mode = str(ctx.extra.get("train_data_path") or os.environ.get("CTRSTUDIO_TRAIN_DATA_PATH") or "auto")
     limit_mb = float(os.environ.get("CTRSTUDIO_TRAIN_IN_MEMORY_MB") or DEFAULT_IN_MEMORY_MB)
     size_mb = store.nbytes("train") / 2**20
+    train = store["train"]
+    train.chunk_rows = int(ctx.extra.get("store_chunk_rows") or train.chunk_rows)
+    train.buffer_chunks = int(ctx.extra.get("store_buffer_chunks") or train.buffer_chunks)
     if mode == "memory" or (mode == "auto" and size_mb <= limit_mb):
         why = "forced" if mode == "memory" else f"{size_mb:,.0f} MB encoded ≤ the {limit_mb:,.0f} MB in-memory limit"
         ctx.log(f"training batches: in memory ({why}); exact shuffle of all training rows every epoch")
-        return store["train"].load(), "memory"
+        return train.load(), "memory"
     why = "forced" if mode == "stream" else f"{size_mb:,.0f} MB encoded > the {limit_mb:,.0f} MB in-memory limit"
     ctx.log(f"training batches: streamed from the encoded splits on disk ({why}); shuffled by chunks of "
-            f"{store['train'].chunk_rows:,} rows in random order, mixed in a buffer of {store['train'].buffer_chunks} chunks")
-    return store["train"], "stream"
+            f"{train.chunk_rows:,} rows in random order, mixed in a buffer of {train.buffer_chunks} chunks")
+    return train, "stream"
 
 
 def row_lengths(data: TensorTable | BatchSource, key: str = "hist_mask", batch_size: int = 65_536) -> np.ndarray:

@@ -14,7 +14,9 @@ Then the CTR algorithm's ``run`` trains DeepFM for one epoch in a fresh subproce
 Every size runs on the streamed (out-of-core) path; at the first size the in-memory path runs too,
 and the speed ratio is measured twice: from the two whole runs, and by alternating batches from
 memory and from the store in one process (robust to a shared machine's changing load). Printed per case: peak RSS (VmHWM of the subprocess), training samples/s,
-held-out AUC, wall seconds. ``--big`` adds 20M rows. Files are kept in ``--folder`` between runs.
+held-out AUC, wall seconds. ``--big`` adds 20M rows. Files are kept in ``--folder`` between runs. On a busy machine,
+``--time-limit S`` cuts the epochs of the larger sizes after S seconds of training (peak RSS and
+samples/s so far; no AUC).
 """
 from __future__ import annotations
 
@@ -96,7 +98,7 @@ ROLES = {"label": "label", **{f"I{j + 1}": "numeric" for j in range(N_NUM)},
          **{f"C{k + 1}": "categorical" for k in range(N_CAT)}}
 
 
-def speed_case(path: Path, threads: int, rounds: int = 3, batches: int = 256) -> dict:
+def speed_case(path: Path, threads: int, rounds: int = 2, batches: int = 128) -> dict:
     """Training samples/s of the same DeepFM fed from memory and from the store, alternating.
 
     On a shared machine, two runs one after the other see different loads; alternating
@@ -141,28 +143,50 @@ def speed_case(path: Path, threads: int, rounds: int = 3, batches: int = 256) ->
             "ratio_cpu": best["stream"]["cpu"] / best["memory"]["cpu"]}
 
 
-def run_case(path: Path, mode: str, threads: int) -> dict:
-    """One DeepFM epoch through the CTR algorithm's ``run`` (called in a fresh subprocess)."""
+def run_case(path: Path, mode: str, threads: int, time_limit: float = 0.0) -> dict:
+    """One DeepFM epoch through the CTR algorithm's ``run`` (called in a fresh subprocess).
+
+    With ``time_limit`` (seconds of training), the epoch is cut short there through the job's
+    cancellation check; the case then reports the training samples/s and peak RSS so far, and no AUC.
+    """
     import torch
 
-    from mlcore.api import RunContext
+    from mlcore.api import Cancelled, RunContext
     from mlcore.columnar import ColumnarTable
     from modeling.algorithms import CTR_ALGORITHMS
 
     torch.set_num_threads(threads)
     algorithm = next(a for a in CTR_ALGORITHMS if a.key == "deepfm")
     table = ColumnarTable(path)
-    roles = ROLES
     log: list[str] = []
     t0 = time.perf_counter()
+    training: dict[str, float] = {}
+
+    def progress(fraction: float, phase: str) -> None:
+        if phase.startswith("epoch"):
+            training.setdefault("start", time.perf_counter())
+            training["fraction"], training["now"] = fraction, time.perf_counter()
+
+    def check_cancelled() -> None:
+        if time_limit and "start" in training and time.perf_counter() - training["start"] > time_limit:
+            raise Cancelled()
+
+    out = {"rows": table.n_rows, "mode": mode}
     with tempfile.TemporaryDirectory(prefix="scale-") as work:
-        ctx = RunContext(params=algorithm.validate({"epochs": 1}), roles=roles, read_table=table.read,
-                         workdir=Path(work), table=table, extra={"train_data_path": mode},
-                         log=lambda m: log.append(f"{time.perf_counter() - t0:7.1f}s {m}"))
-        result = algorithm.run(ctx)
-    return {"rows": table.n_rows, "mode": mode, "peak_rss_gib": round(peak_rss_gib(), 3),
-            "samples_per_s": result.summary["samples_per_s"], "auc": round(result.metrics["auc"], 4),
-            "wall_s": round(time.perf_counter() - t0, 1), "log": log}
+        ctx = RunContext(params=algorithm.validate({"epochs": 1}), roles=ROLES, read_table=table.read,
+                         workdir=Path(work), table=table, extra={"train_data_path": mode}, progress=progress,
+                         check_cancelled=check_cancelled, log=lambda m: log.append(f"{time.perf_counter() - t0:7.1f}s {m}"))
+        try:
+            result = algorithm.run(ctx)
+            out.update(samples_per_s=result.summary["samples_per_s"], auc=round(result.metrics["auc"], 4))
+        except Cancelled:
+            n_train = round(table.n_rows * 0.8)
+            seconds = training["now"] - training["start"]
+            out.update(samples_per_s=round(training["fraction"] * n_train / seconds, 1), auc=None,
+                       partial_epoch=round(training["fraction"], 4))
+            log.append(f"{time.perf_counter() - t0:7.1f}s stopped after {seconds:,.0f} s of training "
+                       f"({training['fraction']:.1%} of the epoch)")
+    return {**out, "peak_rss_gib": round(peak_rss_gib(), 3), "wall_s": round(time.perf_counter() - t0, 1), "log": log}
 
 
 def main() -> None:
@@ -173,11 +197,15 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, default=Path("var/bench-scale"))
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--no-memory", action="store_true", help="skip the in-memory runs and the speed ratio")
+    parser.add_argument("--time-limit", type=float, default=0.0,
+                        help="cut the epoch of every size after the first at this many seconds of training "
+                             "(reports samples/s and peak RSS so far, no AUC); 0 = whole epochs")
     parser.add_argument("--case", nargs=2, metavar=("PATH", "MODE"), help=argparse.SUPPRESS)  # the subprocess
     args = parser.parse_args()
     if args.case:
         path, mode = Path(args.case[0]), args.case[1]
-        print(json.dumps(speed_case(path, args.threads) if mode == "speed" else run_case(path, mode, args.threads)))
+        print(json.dumps(speed_case(path, args.threads) if mode == "speed"
+                         else run_case(path, mode, args.threads, args.time_limit)))
         return
     sizes = args.sizes + ([20_000_000] if args.big else [])
     args.folder.mkdir(parents=True, exist_ok=True)
@@ -191,7 +219,8 @@ def main() -> None:
                   f"Bayes AUC of the planted rule {bayes:.4f}", flush=True)
         for mode in (("memory", "stream", "speed") if i == 0 and not args.no_memory else ("stream",)):
             env = {**os.environ, "OMP_NUM_THREADS": str(args.threads), "TORCH_THREADS": str(args.threads)}
-            out = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--case", str(path), mode],
+            out = subprocess.run([sys.executable, __file__, "--threads", str(args.threads), "--case", str(path), mode,
+                                  "--time-limit", str(args.time_limit if i or args.no_memory else 0)],
                                  capture_output=True, text=True, env=env)
             if out.returncode:
                 sys.exit(f"{n:,} rows ({mode}) failed:\n{out.stderr[-3000:]}")
@@ -205,8 +234,9 @@ def main() -> None:
                 ratio = row
                 continue
             results.append(row)
+            quality = f"AUC {row['auc']:.4f}" if row["auc"] is not None else f"{row['partial_epoch']:.0%} of the epoch, no AUC"
             print(f"{n:>11,} rows  {mode:6}  peak RSS {row['peak_rss_gib']:.2f} GiB  "
-                  f"{row['samples_per_s']:>9,.0f} samples/s  AUC {row['auc']:.4f}  {row['wall_s']:,.0f} s", flush=True)
+                  f"{row['samples_per_s']:>9,.0f} samples/s  {quality}  {row['wall_s']:,.0f} s", flush=True)
             for line in row["log"]:
                 print("      " + line)
     first = {r["mode"]: r for r in results if r["rows"] == sizes[0]}

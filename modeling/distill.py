@@ -32,7 +32,7 @@ from mlcore.device import select_device
 from mlcore.metrics import auc, binary_report, calibration, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
 
-from .encoded import encode_splits
+from .encoded import encode_splits, remove_store
 from .features import EncoderConfig, FeatureEncoder
 from .item_side import ITEM_TABLE_PARAM, ItemEmbeddingLookup, WithItemSide, attach_item_side, item_side_rows
 from .nets.suan import SUAN, LightSUAN
@@ -82,6 +82,7 @@ class SequenceData:
     test: Any
     lookup: ItemEmbeddingLookup | None
     sizes: dict[str, int]
+    encoded: Any = None  # the modeling.encoded.EncodedData behind the splits
 
 
 def prepare_sequence_data(ctx: RunContext) -> SequenceData:
@@ -113,7 +114,8 @@ def prepare_sequence_data(ctx: RunContext) -> SequenceData:
         embeddings = side.get("embeddings") or item_side_rows(item_table, data.encoder, p["max_len"])[0]
     schema, lookup, item_info = attach_item_side(
         embeddings, column(data.train, "item_row") if embeddings is not None else None, data.encoder.schema, ctx.log)
-    return SequenceData(data.encoder, schema, data.train, data.valid, data.test, lookup, {**data.sizes, **item_info})
+    return SequenceData(data.encoder, schema, data.train, data.valid, data.test, lookup,
+                        {**data.sizes, **item_info, "train_data_path": data.path}, data)
 
 
 def batch_latency_ms(model: nn.Module, table, device: torch.device, batch_size: int, repeats: int = 7) -> float:
@@ -192,6 +194,8 @@ def train_sequence_net(ctx: RunContext, build: Callable[[FeatureSchema, dict[str
     latency = batch_latency_ms(model, data.test, device, p["batch_size"])
     artifact = ctx.workdir / "model.pt"
     torch.save({"state_dict": model.state_dict(), "encoder": data.encoder.to_dict(), "params": dict(p)}, artifact)
+    served = inference_latency(model, data.test, device, p["batch_size"])
+    remove_store(ctx, data.encoded)
     return RunResult(
         metrics={**metrics, "latency_ms": latency},
         curves={"roc": roc_curve(y, prob), "calibration": calibration(y, prob), "history": result.history},
@@ -200,7 +204,7 @@ def train_sequence_net(ctx: RunContext, build: Callable[[FeatureSchema, dict[str
                  "samples_per_s": round(result.samples_per_second, 1), **data.sizes, "best_epoch": result.best_epoch,
                  "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
                  "latency_batch_rows": min(p["batch_size"], data.sizes.get("n_test", 0)),
-                 "item_side": data.lookup is not None, **inference_latency(model, data.test, device, p["batch_size"])},
+                 "item_side": data.lookup is not None, **served},
     )
 
 
@@ -252,6 +256,8 @@ def _run_distill(ctx: RunContext) -> RunResult:
     torch.save({"state_dict": pair.student.state_dict(), "teacher_state_dict": pair.teacher.state_dict(),
                 "item_vectors": pair.lookup.vectors if pair.lookup is not None else None,
                 "encoder": data.encoder.to_dict(), "params": dict(p)}, artifact)
+    served = inference_latency(served_student, data.test, device, p["batch_size"])  # the served model
+    remove_store(ctx, data.encoded)
     count = lambda m: sum(t.numel() for t in m.parameters() if t.requires_grad)  # noqa: E731
     return RunResult(
         metrics=metrics,
@@ -265,7 +271,7 @@ def _run_distill(ctx: RunContext) -> RunResult:
                  "latency_batch_rows": min(p["batch_size"], data.sizes.get("n_test", 0)),
                  "item_side": data.lookup is not None,
                  **{k: round(v, 3) for k, v in latency.items()},
-                 **inference_latency(served_student, data.test, device, p["batch_size"])},  # the served model
+                 **served},
     )
 
 

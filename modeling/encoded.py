@@ -26,6 +26,7 @@ the table's length (the in-memory training path aside, which is bounded by the t
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -127,6 +128,7 @@ def encode_splits(ctx: RunContext, roles: dict[str, str], *, method: str, valid_
         start = 0
         for chunk in table.iter_frames(columns, chunk_rows):
             ctx.check_cancelled()
+            chunk.index = pd.RangeIndex(start, start + len(chunk))  # error messages name the table's row
             codes = plan.codes(start, chunk)
             encoded = _to_numpy(encoder.transform(chunk))
             if add is not None:
@@ -142,6 +144,13 @@ def encode_splits(ctx: RunContext, roles: dict[str, str], *, method: str, valid_
     train, path = choose_train_source(ctx, store)
     return EncodedData(encoder, train, store["valid"], store["test"], store, path,
                        {"n_train": counts[0], "n_valid": counts[1], "n_test": counts[2]})
+
+
+def remove_store(ctx: RunContext, data: EncodedData) -> None:
+    """Delete a finished job's encoded splits (they only serve resuming; the artifact holds the encoder)."""
+    size = sum(f.stat().st_size for f in data.store.folder.rglob("*") if f.is_file())
+    shutil.rmtree(data.store.folder, ignore_errors=True)
+    ctx.log(f"removed the encoded splits from the job folder ({size / 2**20:,.0f} MB)")
 
 
 def choose_train_source(ctx: RunContext, store: EncodedStore) -> tuple[TensorTable | StoreSplit, str]:

@@ -20,7 +20,7 @@ from mlcore.device import select_device
 from mlcore.metrics import auc, binary_report, calibration, gauc, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
 
-from .encoded import encode_splits, first_rows, row_lengths, source_table
+from .encoded import encode_splits, first_rows, remove_store, row_lengths, source_table
 from .features import EncoderConfig
 from .item_side import WithItemSide, attach_item_side, item_side_rows
 from .schema import FeatureSchema
@@ -191,6 +191,7 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
         diagnostics = net.diagnostics(model.lookup(batch) if net is not model else batch)
     artifact = ctx.workdir / "model.pt"
     torch.save({"state_dict": model.state_dict(), "encoder": encoder.to_dict(), "params": dict(p)}, artifact)
+    remove_store(ctx, data)
     return RunResult(
         metrics=metrics,
         curves={"roc": roc_curve(y, prob), "calibration": calibration(y, prob), "history": result.history},

@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from mlcore.api import RunContext
+from mlcore.api import Cancelled, RunContext
 from mlcore.columnar import ColumnarTable
 from mlcore.metrics import auc
 from mlcore.store import EncodedStore, StoreWriter
@@ -155,14 +155,14 @@ def test_the_trainer_takes_a_store_split_and_sees_each_row_once_per_epoch(tmp_pa
     assert [sorted(epoch) for epoch in seen[:2]] == [list(range(1000))] * 2
 
 
-def run(key, df, roles, tmp_path, mode, extra=None, **params):
+def run(key, df, roles, tmp_path, mode, extra=None, check_cancelled=lambda: None, **params):
     algo = next(a for a in CTR_ALGORITHMS if a.key == key)
     messages: list[str] = []
     tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "data.parquet"
     table = ColumnarTable(path) if path.exists() else parquet(df, path, row_group=500)
     ctx = RunContext(params=algo.validate(params), roles=roles, read_table=table.read, table=table,
-                     workdir=tmp_path / "work", log=messages.append,
+                     workdir=tmp_path / "work", log=messages.append, check_cancelled=check_cancelled,
                      extra={"train_data_path": mode, **SMALL_CHUNKS, **(extra or {})})
     return algo.run(ctx), messages
 
@@ -197,10 +197,20 @@ def test_the_in_memory_path_is_chosen_below_the_threshold_and_the_store_above(tm
 
 def test_a_streamed_job_resumes_from_its_checkpoint_and_reuses_the_encoded_splits(tmp_path):
     df = planted(2000)
-    params = dict(batch_size=64, hidden_units="16", embedding_dim=4, patience=10)
-    straight, _ = run("deepfm", df, ROLES, tmp_path / "straight", "stream", epochs=3, **params)
-    run("deepfm", df, ROLES, tmp_path / "dies", "stream", epochs=2, **params)  # the worker died after epoch 2
-    resumed, log = run("deepfm", df, ROLES, tmp_path / "dies", "stream", epochs=3, **params)
+    params = dict(batch_size=64, hidden_units="16", embedding_dim=4, patience=10, epochs=3)
+    straight, log = run("deepfm", df, ROLES, tmp_path / "straight", "stream", **params)
+    assert not (tmp_path / "straight" / "work" / "encoded").exists()  # a finished job frees the disk
+    assert any("removed the encoded splits" in m for m in log)
+    calls = {"n": 0}
+
+    def die_in_epoch_3():
+        calls["n"] += 1
+        if calls["n"] == 2 * 7 + 2 * 25 + 7:  # 2 encoding passes of 7 chunks, then 25 batches per epoch
+            raise Cancelled()
+    with pytest.raises(Cancelled):
+        run("deepfm", df, ROLES, tmp_path / "dies", "stream", check_cancelled=die_in_epoch_3, **params)
+    assert (tmp_path / "dies" / "work" / "encoded" / "manifest.json").exists()
+    resumed, log = run("deepfm", df, ROLES, tmp_path / "dies", "stream", **params)
     assert resumed.summary["resumed_from"] == 2 and "resumed from epoch 2 checkpoint" in log
     assert any("reusing the encoded splits" in m for m in log)
     assert [h["epoch"] for h in resumed.curves["history"]] == [1, 2, 3]

@@ -5,7 +5,7 @@ its global position and its own values, so a table can be split chunk by chunk w
 
 - ``random``: rows are ranked by a seeded 64-bit hash of their position (splitmix64, a bijection, so
   no ties); the ``n_test`` smallest hashes go to test, the next ``n_valid`` to valid. The two cut
-  values come from one pass over the hashes of 0..n-1 (8 bytes per row, transient, no data read);
+  values come from passes over the hashes of 0..n-1 (no data read, O(sqrt(n)) memory, see ``_hash_cut``);
   after that every chunk is classified by comparing its hashes with the cuts. Split sizes are exact
   (``round(n * frac)``) and a row's split does not depend on how the table is chunked.
 - ``time``: the oldest rows train, the newest test. The timestamp column alone is read (8 bytes per
@@ -84,14 +84,30 @@ def column_codes(values: pd.Series, name: str) -> np.ndarray:
 
 
 def _hash_cuts(n: int, n_valid: int, n_test: int, seed: int) -> tuple[int, int]:
-    """The hash values below which the ``n_test`` (then ``n_test + n_valid``) smallest hashes lie."""
-    h = np.concatenate([position_hash(np.arange(s, min(n, s + _HASH_CHUNK), dtype=np.uint64), seed)
-                        for s in range(0, n, _HASH_CHUNK)]) if n else np.zeros(0, dtype=np.uint64)
-    def cut(k: int) -> int:
-        if k >= n:
-            return 2**64 - 1 if n == 0 else int(h.max()) + 1
-        return int(np.partition(h, k)[k])  # the (k+1)-th smallest: exactly k hashes lie below it
-    return cut(n_test), cut(n_test + n_valid)
+    """The hash values below which exactly ``n_test`` (then ``n_test + n_valid``) hashes of 0..n-1 lie.
+
+    Hashes are uniform, so the k-th smallest lies near ``k/n · 2^64``: one pass over the positions
+    counts the hashes below a window around that point (8 standard deviations wide) and keeps only
+    those inside it, O(sqrt(n)) values, where the exact cut is picked; a miss widens the window.
+    """
+    return _hash_cut(n, n_test, seed), _hash_cut(n, n_test + n_valid, seed)
+
+
+def _hash_cut(n: int, k: int, seed: int) -> int:
+    if k >= n:
+        return 2**64 - 1
+    f, width = k / n, 8 * np.sqrt(max(k, 1) * (n - k) / n) / n + 64 / n
+    while True:
+        lo, hi = int(max(0.0, f - width) * 2**64), min(2**64 - 1, int(min(1.0, f + width) * 2**64))
+        below, window = 0, []
+        for s in range(0, n, _HASH_CHUNK):
+            h = position_hash(np.arange(s, min(n, s + _HASH_CHUNK), dtype=np.uint64), seed)
+            below += int((h < np.uint64(lo)).sum())
+            window.append(h[(h >= np.uint64(lo)) & (h < np.uint64(hi))])
+        window = np.sort(np.concatenate(window))
+        if below <= k < below + len(window) or (hi == 2**64 - 1 and below <= k):
+            return int(window[k - below]) if k - below < len(window) else 2**64 - 1
+        width *= 4
 
 
 def time_order_key(values: pd.Series) -> np.ndarray:

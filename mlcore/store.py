@@ -199,6 +199,7 @@ class StoreSplit:
             if leftover is not None:
                 parts.insert(0, leftover)
             buffer = {k: torch.cat([p[k] for p in parts]) for k in parts[0]}
+            del parts  # hold one buffer at a time, not the chunks it was built from
             size = len(next(iter(buffer.values())))
             perm = torch.randperm(size, generator=generator)
             last = first + self.buffer_chunks >= n_chunks
@@ -206,3 +207,4 @@ class StoreSplit:
             for s in range(0, full, batch_size):
                 yield take(buffer, perm[s:min(s + batch_size, full)])
             leftover = take(buffer, perm[full:]) if full < size else None
+            del buffer, perm

@@ -16,6 +16,11 @@ no label has one row with empty attribute and value. Column roles:
 ``ctx.extra`` may carry ``groups`` (a ``group_id, product_id, kind`` frame of behaviour groups:
 sessions, co-view lists), ``candidates`` (a ``category, attribute, value`` frame of allowed values
 no product carries yet) and ``text_cache_dir``.
+
+Memory: unlike the CTR and uplift click logs, this data is a product catalogue, not an event log,
+so it is read whole (``read_table``) and the hypergraph, text vectors and label matrices are held in
+memory: all are bounded by the catalogue's size (products × attribute values), which does not grow
+with traffic. The out-of-core path of ``modeling/encoded.py`` is for tables that grow with events.
 """
 from __future__ import annotations
 

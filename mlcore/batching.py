@@ -1,11 +1,37 @@
-"""Batches sliced from pre-encoded tensors: one permutation per epoch, no per-row Python."""
+"""Batches for the trainer: from tensors in memory or from any :class:`BatchSource` (an encoded store on disk).
+
+In memory, one permutation per epoch and ``index_select`` per batch: no per-row Python.
+"""
 from __future__ import annotations
 
-from typing import Iterator
+from typing import Iterator, Protocol, runtime_checkable
 
+import numpy as np
 import torch
 
 TensorTable = dict[str, torch.Tensor]
+
+
+@runtime_checkable
+class BatchSource(Protocol):
+    """Rows the trainer can iterate in batches without holding them all (see ``mlcore/store.py``).
+
+    ``iter_batches(batch_size, shuffle=True, generator=g)`` must visit every row exactly once per
+    call, its order drawn from ``g`` only (so a resumed run replays the same order); with
+    ``shuffle=False`` rows come in table order. ``column(key)`` returns one whole column as NumPy
+    (labels, user codes: a few bytes per row); ``head(n)`` the first rows as tensors.
+    """
+
+    def __len__(self) -> int: ...
+
+    def __contains__(self, key: str) -> bool: ...
+
+    def iter_batches(self, batch_size: int, *, shuffle: bool,
+                     generator: torch.Generator | None = None) -> Iterator[TensorTable]: ...
+
+    def column(self, key: str) -> np.ndarray: ...
+
+    def head(self, n: int) -> TensorTable: ...
 
 
 def table_len(table: TensorTable) -> int:
@@ -30,3 +56,41 @@ def iter_batches(table: TensorTable, batch_size: int, *, shuffle: bool,
     else:
         for start in range(0, n, batch_size):
             yield {k: v[start:start + batch_size] for k, v in table.items()}
+
+
+class TensorSource:
+    """A :class:`BatchSource` over tensors in memory: the exact full-permutation shuffle."""
+
+    def __init__(self, table: TensorTable):
+        self.table = table
+
+    def __len__(self) -> int:
+        return table_len(self.table)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.table
+
+    def iter_batches(self, batch_size: int, *, shuffle: bool,
+                     generator: torch.Generator | None = None) -> Iterator[TensorTable]:
+        return iter_batches(self.table, batch_size, shuffle=shuffle, generator=generator)
+
+    def column(self, key: str) -> np.ndarray:
+        return self.table[key].numpy()
+
+    def head(self, n: int) -> TensorTable:
+        return {k: v[:n] for k, v in self.table.items()}
+
+
+def as_source(data: TensorTable | BatchSource) -> BatchSource:
+    """Tensors in a dict become a :class:`TensorSource`; a source is returned as it is."""
+    return TensorSource(data) if isinstance(data, dict) else data
+
+
+def column(data: TensorTable | BatchSource, key: str) -> np.ndarray:
+    """One whole column as NumPy, from tensors or a source."""
+    return as_source(data).column(key)
+
+
+def head(data: TensorTable | BatchSource, n: int) -> TensorTable:
+    """The first ``n`` rows as tensors, from tensors or a source."""
+    return as_source(data).head(n)

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .batching import TensorTable, iter_batches, table_len, to_device
+from .batching import BatchSource, TensorTable, as_source, table_len, to_device
 from .device import amp_dtype, autocast
 
 
@@ -61,12 +61,16 @@ def _better(value: float, best: float | None, mode: str) -> bool:
     return value > best if mode == "max" else value < best
 
 
-def fit(model: nn.Module, train: TensorTable, valid: TensorTable, *,
+def fit(model: nn.Module, train: TensorTable | BatchSource, valid: TensorTable | BatchSource, *,
         loss_fn: Callable[[nn.Module, TensorTable], torch.Tensor],
         evaluate: Callable[[nn.Module, TensorTable], dict[str, float]],
         config: TrainConfig, device: torch.device, workdir: Path | None = None,
         progress=None, log=None, check_cancelled=None) -> FitResult:
     """Train ``model`` and return its history; on return the model holds the best epoch's weights.
+
+    ``train`` and ``valid`` are tensors in memory or any :class:`mlcore.batching.BatchSource` (an
+    encoded store read chunk by chunk); training batches are drawn with the run's seeded generator,
+    and ``valid`` is handed to ``evaluate`` as it is.
 
     ``loss_fn(model, batch)`` returns the mean loss of a batch. When ``config.embedding_l2 > 0`` and the
     model defines ``embedding_regularizer(batch)`` (the sum of squared embedding rows that batch used),
@@ -116,7 +120,8 @@ def fit(model: nn.Module, train: TensorTable, valid: TensorTable, *,
         start_epoch = state["epoch"] + 1
         result.resumed_from = state["epoch"]
         log(f"resumed from epoch {state['epoch']} checkpoint")
-    n_train = table_len(train)
+    train = as_source(train)
+    n_train = len(train)
     batches_per_epoch = max(1, -(-n_train // config.batch_size))
     seen, train_seconds = 0, 0.0
     for epoch in range(start_epoch, config.epochs + 1):
@@ -126,7 +131,7 @@ def fit(model: nn.Module, train: TensorTable, valid: TensorTable, *,
         model.train()
         t0 = time.perf_counter()
         total, count = 0.0, 0
-        for i, batch in enumerate(iter_batches(train, config.batch_size, shuffle=True, generator=generator)):
+        for i, batch in enumerate(train.iter_batches(config.batch_size, shuffle=True, generator=generator)):
             check_cancelled()
             batch = to_device(batch, device)
             with autocast(device, config.amp):
@@ -189,13 +194,14 @@ def _save_atomic(path: Path, state: dict) -> None:
 
 
 @torch.no_grad()
-def predict(model: nn.Module, table: TensorTable, device: torch.device, batch_size: int = 8192,
+def predict(model: nn.Module, table: TensorTable | BatchSource, device: torch.device, batch_size: int = 8192,
             forward: Callable[[nn.Module, TensorTable], torch.Tensor] | None = None) -> np.ndarray:
-    """Probabilities for every row, in batches, in eval mode."""
+    """Probabilities for every row, in table order, in batches, in eval mode, as one float32 array
+    (4 bytes per row: held-out splits of tens of millions of rows fit)."""
     model.eval()
     forward = forward or (lambda m, b: m(b))
     out = []
-    for batch in iter_batches(table, batch_size, shuffle=False):
+    for batch in as_source(table).iter_batches(batch_size, shuffle=False):
         batch = to_device(batch, device)
         out.append(torch.sigmoid(forward(model, batch).float()).cpu())
-    return torch.cat(out).numpy() if out else np.zeros(0)
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.float32)

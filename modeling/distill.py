@@ -27,17 +27,17 @@ from torch import nn
 from torch.nn import functional as F
 
 from mlcore.api import Algorithm, DataError, Param, ParamError, RunContext, RunResult
-from mlcore.batching import take
+from mlcore.batching import column, head
 from mlcore.device import select_device
 from mlcore.metrics import auc, binary_report, calibration, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
 
+from .encoded import encode_splits, remove_store
 from .features import EncoderConfig, FeatureEncoder
-from .item_side import ITEM_TABLE_PARAM, ItemEmbeddingLookup, WithItemSide, attach_item_side
+from .item_side import ITEM_TABLE_PARAM, ItemEmbeddingLookup, WithItemSide, attach_item_side, item_side_rows
 from .nets.suan import SUAN, LightSUAN
 from .pipeline import inference_latency, parse_hidden_units
 from .schema import FeatureSchema
-from .split import split_frame
 
 SEQUENCE_ROLES = ("label", "categorical", "numeric", "user_id", "item_id", "timestamp", "split", "sequence")
 
@@ -77,11 +77,12 @@ class OnlineDistillation(nn.Module):
 class SequenceData:
     encoder: FeatureEncoder
     schema: FeatureSchema
-    train: dict
-    valid: dict
-    test: dict
+    train: Any  # tensors (in-memory path) or a mlcore.store.StoreSplit
+    valid: Any
+    test: Any
     lookup: ItemEmbeddingLookup | None
     sizes: dict[str, int]
+    encoded: Any = None  # the modeling.encoded.EncodedData behind the splits
 
 
 def prepare_sequence_data(ctx: RunContext) -> SequenceData:
@@ -91,33 +92,36 @@ def prepare_sequence_data(ctx: RunContext) -> SequenceData:
     if "sequence" not in roles.values():
         raise DataError("SUAN needs a behaviour sequence: give the history column (e.g. `hist_item_id`) the role "
                         "`sequence`, or build one with `manage.py build_sequence_dataset`.")
-    ctx.progress(0.0, "loading data")
-    frame = ctx.read_table(list(roles))
-    ctx.log(f"loaded {len(frame):,} rows, {len(roles)} columns")
     time_cols = [c for c, r in roles.items() if r == "timestamp"]
     split_cols = [c for c, r in roles.items() if r == "split"]
     method = p["split_method"]
     if split_cols and method != "column":
         ctx.log(f"using the split column `{split_cols[0]}` (it was built held out by time)")
         method = "column"
-    train_df, valid_df, test_df = split_frame(
-        frame, method=method, valid_frac=p["valid_frac"], test_frac=p["test_frac"], seed=p["seed"],
-        time_column=time_cols[0] if time_cols else None, split_column=split_cols[0] if split_cols else None)
-    ctx.log(f"split ({method}): train {len(train_df):,}, valid {len(valid_df):,}, test {len(test_df):,}")
-    ctx.progress(0.0, "encoding features")
-    encoder = FeatureEncoder.fit(train_df, roles, EncoderConfig(min_count=p["min_count"], max_len=p["max_len"]))
-    tables = [encoder.transform(d) for d in (train_df, valid_df, test_df)]
-    schema = encoder.schema
-    schema, lookup, item_info = attach_item_side(ctx.extra.get("item_embeddings"), encoder, tables,
-                                                 [train_df, valid_df, test_df], schema, p["max_len"], ctx.log)
-    return SequenceData(encoder, schema, *tables, lookup,
-                        {"n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df), **item_info})
+    item_table = ctx.extra.get("item_embeddings")
+    side: dict = {}
+
+    def extras(encoder):
+        side["embeddings"], add = item_side_rows(item_table, encoder, p["max_len"])
+        return add
+
+    data = encode_splits(ctx, roles, method=method, valid_frac=p["valid_frac"], test_frac=p["test_frac"],
+                         seed=p["seed"], config=EncoderConfig(min_count=p["min_count"], max_len=p["max_len"]),
+                         extras=extras if item_table is not None else None,
+                         extras_key=str(item_table) if item_table is not None else None)
+    embeddings = None
+    if item_table is not None:
+        embeddings = side.get("embeddings") or item_side_rows(item_table, data.encoder, p["max_len"])[0]
+    schema, lookup, item_info = attach_item_side(
+        embeddings, column(data.train, "item_row") if embeddings is not None else None, data.encoder.schema, ctx.log)
+    return SequenceData(data.encoder, schema, data.train, data.valid, data.test, lookup,
+                        {**data.sizes, **item_info, "train_data_path": data.path}, data)
 
 
-def batch_latency_ms(model: nn.Module, table: dict, device: torch.device, batch_size: int, repeats: int = 7) -> float:
+def batch_latency_ms(model: nn.Module, table, device: torch.device, batch_size: int, repeats: int = 7) -> float:
     """Median milliseconds to score one batch of ``batch_size`` rows (after one warm-up run)."""
-    n = min(batch_size, len(table["label"]))
-    batch = take(table, torch.arange(n))
+    batch = head(table, batch_size)
+    n = len(batch["label"])
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
@@ -139,7 +143,7 @@ def _train_config(p: dict[str, Any]) -> TrainConfig:
 def _evaluate(config: TrainConfig, device, forward=None) -> Callable:
     def evaluate(net: nn.Module, table) -> dict[str, float]:
         prob = predict(net, table, device, config.eval_batch_size, forward=forward)
-        y = table["label"].numpy()
+        y = column(table, "label")
         return {"auc": auc(y, prob), "logloss": logloss(y, prob)}
     return evaluate
 
@@ -184,12 +188,14 @@ def train_sequence_net(ctx: RunContext, build: Callable[[FeatureSchema, dict[str
                  device=device, workdir=ctx.workdir, progress=ctx.progress, log=ctx.log, check_cancelled=ctx.check_cancelled)
     ctx.progress(1.0, "testing on held-out rows")
     prob = predict(model, data.test, device, config.eval_batch_size)
-    y = data.test["label"].numpy()
-    users = data.test["user"].numpy() if "user" in data.test else None
+    y = column(data.test, "label")
+    users = column(data.test, "user") if "user" in data.test else None
     metrics = binary_report(y, prob, users)
     latency = batch_latency_ms(model, data.test, device, p["batch_size"])
     artifact = ctx.workdir / "model.pt"
     torch.save({"state_dict": model.state_dict(), "encoder": data.encoder.to_dict(), "params": dict(p)}, artifact)
+    served = inference_latency(model, data.test, device, p["batch_size"])
+    remove_store(ctx, data.encoded)
     return RunResult(
         metrics={**metrics, "latency_ms": latency},
         curves={"roc": roc_curve(y, prob), "calibration": calibration(y, prob), "history": result.history},
@@ -198,7 +204,7 @@ def train_sequence_net(ctx: RunContext, build: Callable[[FeatureSchema, dict[str
                  "samples_per_s": round(result.samples_per_second, 1), **data.sizes, "best_epoch": result.best_epoch,
                  "stopped_early": result.stopped_early, "resumed_from": result.resumed_from,
                  "latency_batch_rows": min(p["batch_size"], data.sizes.get("n_test", 0)),
-                 "item_side": data.lookup is not None, **inference_latency(model, data.test, device, p["batch_size"])},
+                 "item_side": data.lookup is not None, **served},
     )
 
 
@@ -236,8 +242,8 @@ def _run_distill(ctx: RunContext) -> RunResult:
                  config=config, device=device, workdir=ctx.workdir, progress=ctx.progress, log=ctx.log,
                  check_cancelled=ctx.check_cancelled)
     ctx.progress(1.0, "testing on held-out rows")
-    y = data.test["label"].numpy()
-    users = data.test["user"].numpy() if "user" in data.test else None
+    y = column(data.test, "label")
+    users = column(data.test, "user") if "user" in data.test else None
     prob_s = predict(pair, data.test, device, config.eval_batch_size)
     prob_t = predict(pair, data.test, device, config.eval_batch_size, forward=teacher_forward)
     served_teacher = WithItemSide(pair.teacher, pair.lookup)
@@ -250,6 +256,8 @@ def _run_distill(ctx: RunContext) -> RunResult:
     torch.save({"state_dict": pair.student.state_dict(), "teacher_state_dict": pair.teacher.state_dict(),
                 "item_vectors": pair.lookup.vectors if pair.lookup is not None else None,
                 "encoder": data.encoder.to_dict(), "params": dict(p)}, artifact)
+    served = inference_latency(served_student, data.test, device, p["batch_size"])  # the served model
+    remove_store(ctx, data.encoded)
     count = lambda m: sum(t.numel() for t in m.parameters() if t.requires_grad)  # noqa: E731
     return RunResult(
         metrics=metrics,
@@ -263,7 +271,7 @@ def _run_distill(ctx: RunContext) -> RunResult:
                  "latency_batch_rows": min(p["batch_size"], data.sizes.get("n_test", 0)),
                  "item_side": data.lookup is not None,
                  **{k: round(v, 3) for k, v in latency.items()},
-                 **inference_latency(served_student, data.test, device, p["batch_size"])},  # the served model
+                 **served},
     )
 
 

@@ -19,11 +19,23 @@ target's feedback is what is predicted) and batch key ``hist_<stem>``.
 Times are seconds since the earliest training timestamp (so float32 keeps second precision);
 ``target_time`` comes from the ``timestamp`` column, or, when there is none, the row's latest
 behaviour time.
+
+Fitting streams (:class:`StreamingFit`): one pass over the training rows in chunks of any size.
+Vocabularies are exact (value counts summed chunk by chunk, ``min_count`` applied at the end; memory
+grows with the number of distinct values, not rows), and so are mean, std (Chan's parallel update of
+count/mean/M2, the missing values then added at the median) and the time origin (a running minimum).
+The median and the bucket edges come from a seeded uniform reservoir sample of ``RESERVOIR_SIZE``
+non-missing values per column (Algorithm R, vectorised per chunk): exact while a column has at most
+that many values, otherwise an approximation whose rank error is about ``1/sqrt(RESERVOIR_SIZE)``
+(±0.2 percentile points) — the bucket edges are quantiles of the sample with the missing values
+added at the median in proportion. ``FeatureEncoder.fit(frame)`` is the same fit on one chunk.
+User ids become a 64-bit hash of their text (not a per-call factorisation), so GAUC groups are the
+same whichever chunk a row was encoded in.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 import pandas as pd
@@ -37,6 +49,7 @@ from .schema import CategoricalField, FeatureSchema, SequenceSpec
 CATEGORICAL_ROLES = ("categorical", "user_id", "item_id")
 BINARY_TRUE = {"1", "1.0", "true", "True"}
 BINARY_FALSE = {"0", "0.0", "false", "False"}
+RESERVOIR_SIZE = 262_144  # values per numeric column kept for the median and bucket edges
 
 
 @dataclass
@@ -170,52 +183,17 @@ class FeatureEncoder:
 
     @classmethod
     def fit(cls, df: pd.DataFrame, roles: dict[str, str], config: EncoderConfig | None = None) -> "FeatureEncoder":
-        enc = cls()
-        enc.config = config or EncoderConfig()
-        labels = [c for c, r in roles.items() if r == "label"]
-        if len(labels) != 1:
-            raise DataError("Choose exactly one label column (role `label`) before training.")
-        enc.label = labels[0]
-        encode_label(df[enc.label], enc.label)
-        users = [c for c, r in roles.items() if r == "user_id"]
-        enc.user = users[0] if users else None
-        cats = [c for c, r in roles.items() if r in CATEGORICAL_ROLES]
-        nums = [c for c, r in roles.items() if r == "numeric"]
-        if not cats and not nums:
-            raise DataError("No feature columns: give at least one column the role categorical or numeric.")
-        enc._fit_sequence_roles(roles, cats)
-        for col in cats:
-            counts = _as_text(df[col]).value_counts()
-            for seq_col, target in enc.sequences.items():
-                if target == col:
-                    counts = counts.add(_as_text(sequence_tokens(df[seq_col], enc.config.seq_sep)).value_counts(), fill_value=0)
-            kept = counts[counts >= enc.config.min_count].index
-            enc.vocabs[col] = sorted(kept.tolist())
-        for col, name in enc.behaviour_sequences.items():
-            counts = _as_text(sequence_tokens(df[col], enc.config.seq_sep)).value_counts()
-            enc.behaviour_vocabs[name] = sorted(counts[counts >= enc.config.min_count].index.tolist())
-        for col in nums:
-            values = pd.to_numeric(df[col], errors="coerce")
-            if values.notna().sum() == 0 and df[col].notna().any():
-                raise DataError(f"Column `{col}` holds text, not numbers; make it categorical or ignore it.")
-            median = float(values.median()) if values.notna().any() else 0.0
-            filled = values.fillna(median).to_numpy(dtype=np.float64)
-            if enc.config.numeric == "bucketize":
-                edges = np.unique(np.quantile(filled, np.linspace(0, 1, enc.config.n_buckets + 1)[1:-1]))
-                enc.buckets[col] = edges.tolist()
-                enc.numeric[col] = {"median": median}
-            else:
-                if enc.config.numeric == "log_standardize":
-                    filled = np.sign(filled) * np.log1p(np.abs(filled))
-                std = float(filled.std())
-                enc.numeric[col] = {"median": median, "mean": float(filled.mean()), "std": std if std > 1e-12 else 1.0}
-        if enc.time_sequence:
-            first = [sequence_tokens(df[enc.time_sequence], enc.config.seq_sep)]
-            if enc.timestamp:
-                first.append(df[enc.timestamp])
-            origins = [np.nanmin(seconds(t)) for t in first if len(t) and np.isfinite(seconds(t)).any()]
-            enc.time_origin = float(min(origins)) if origins else 0.0
-        return enc
+        """Fit on one in-memory frame (the streaming fit with a single chunk)."""
+        return cls.fit_stream([df], roles, config)
+
+    @classmethod
+    def fit_stream(cls, frames: Iterable[pd.DataFrame], roles: dict[str, str], config: EncoderConfig | None = None,
+                   *, sample_size: int = RESERVOIR_SIZE, seed: int = 0) -> "FeatureEncoder":
+        """Fit from the training rows given as a stream of frames, in one pass (see :class:`StreamingFit`)."""
+        fitter = StreamingFit(roles, config, sample_size=sample_size, seed=seed)
+        for frame in frames:
+            fitter.update(frame)
+        return fitter.finish()
 
     def _fit_sequence_roles(self, roles: dict[str, str], cats: list[str]) -> None:
         """Decide which categorical field each sequence column shares (see the module docstring)."""
@@ -292,7 +270,7 @@ class FeatureEncoder:
         if dense:
             out["num"] = torch.from_numpy(np.stack(dense, axis=1))
         if self.user is not None:
-            out["user"] = torch.from_numpy(pd.factorize(_as_text(df[self.user]).fillna(""))[0].astype(np.int64))
+            out["user"] = torch.from_numpy(user_codes(df[self.user]))
         if self.sequences:
             out.update(self._transform_sequences(df))
         return out
@@ -343,3 +321,162 @@ class FeatureEncoder:
         enc.time_sequence, enc.timestamp = data.get("time_sequence"), data.get("timestamp")
         enc.time_origin = float(data.get("time_origin", 0.0))
         return enc
+
+
+def user_codes(values: pd.Series) -> np.ndarray:
+    """A stable int64 code per user id (a 64-bit hash of its text), equal across chunks and calls."""
+    text = _as_text(values).fillna("").to_numpy(dtype=object)
+    return pd.util.hash_array(text, categorize=True).view(np.int64)
+
+
+def _log_signed(values: np.ndarray) -> np.ndarray:
+    return np.sign(values) * np.log1p(np.abs(values))
+
+
+class _Moments:
+    """Exact streaming count, mean and sum of squared deviations (Chan et al.'s parallel update)."""
+
+    def __init__(self) -> None:
+        self.n, self.mean, self.m2 = 0, 0.0, 0.0
+
+    def add(self, n: int, mean: float, m2: float) -> None:
+        if n == 0:
+            return
+        total = self.n + n
+        delta = mean - self.mean
+        self.mean += delta * n / total
+        self.m2 += m2 + delta * delta * self.n * n / total
+        self.n = total
+
+    def add_values(self, values: np.ndarray) -> None:
+        if len(values):
+            mean = float(values.mean())
+            self.add(len(values), mean, float(((values - mean) ** 2).sum()))
+
+
+class _Reservoir:
+    """A seeded uniform sample of at most ``size`` values from a stream (Algorithm R, per chunk)."""
+
+    def __init__(self, size: int, rng: np.random.Generator) -> None:
+        self.size, self.rng, self.seen = size, rng, 0
+        self.values = np.empty(0, dtype=np.float64)
+
+    def add(self, values: np.ndarray) -> None:
+        free = max(0, self.size - len(self.values))
+        if free:
+            self.values = np.concatenate([self.values, values[:free]])
+            self.seen += min(free, len(values))
+            values = values[free:]
+        if len(values):
+            index = np.arange(self.seen, self.seen + len(values))
+            slots = (self.rng.random(len(values)) * (index + 1)).astype(np.int64)  # uniform in [0, i]
+            keep = slots < self.size
+            self.values[slots[keep]] = values[keep]  # a later value replacing an earlier one wins, as in order
+            self.seen += len(values)
+
+
+class StreamingFit:
+    """Accumulates a :class:`FeatureEncoder`'s statistics chunk by chunk; ``finish()`` returns the encoder.
+
+    What is exact and what is sampled is described in the module docstring.
+    """
+
+    def __init__(self, roles: dict[str, str], config: EncoderConfig | None = None, *,
+                 sample_size: int = RESERVOIR_SIZE, seed: int = 0) -> None:
+        enc = self.encoder = FeatureEncoder()
+        enc.config = config or EncoderConfig()
+        labels = [c for c, r in roles.items() if r == "label"]
+        if len(labels) != 1:
+            raise DataError("Choose exactly one label column (role `label`) before training.")
+        enc.label = labels[0]
+        users = [c for c, r in roles.items() if r == "user_id"]
+        enc.user = users[0] if users else None
+        self.cats = [c for c, r in roles.items() if r in CATEGORICAL_ROLES]
+        self.nums = [c for c, r in roles.items() if r == "numeric"]
+        if not self.cats and not self.nums:
+            raise DataError("No feature columns: give at least one column the role categorical or numeric.")
+        enc._fit_sequence_roles(roles, self.cats)
+        rng = np.random.default_rng(seed)
+        self.counts: dict[str, list[pd.Series]] = {c: [] for c in self.cats}
+        self.behaviour_counts: dict[str, list[pd.Series]] = {n: [] for n in enc.behaviour_sequences.values()}
+        self.moments = {c: _Moments() for c in self.nums}
+        self.log_moments = {c: _Moments() for c in self.nums}
+        self.samples = {c: _Reservoir(sample_size, rng) for c in self.nums}
+        self.missing = {c: 0 for c in self.nums}
+        self.raw_present = {c: 0 for c in self.nums}
+        self.time_origin = np.inf
+        self.rows = 0
+
+    @staticmethod
+    def _add_counts(bucket: list[pd.Series], counts: pd.Series) -> None:
+        bucket.append(counts)
+        if len(bucket) >= 8:  # fold now and then so memory follows the vocabulary, not the chunk count
+            bucket[:] = [_sum_counts(bucket)]
+
+    def update(self, df: pd.DataFrame) -> None:
+        """Add one chunk of training rows."""
+        if len(df) == 0:
+            return
+        enc, sep = self.encoder, self.encoder.config.seq_sep
+        encode_label(df[enc.label], enc.label)
+        self.rows += len(df)
+        for col in self.cats:
+            self._add_counts(self.counts[col], _as_text(df[col]).value_counts())
+        for seq_col, target in enc.sequences.items():
+            self._add_counts(self.counts[target], _as_text(sequence_tokens(df[seq_col], sep)).value_counts())
+        for col, name in enc.behaviour_sequences.items():
+            self._add_counts(self.behaviour_counts[name], _as_text(sequence_tokens(df[col], sep)).value_counts())
+        for col in self.nums:
+            numbers = pd.to_numeric(df[col], errors="coerce")
+            self.raw_present[col] += int(df[col].notna().sum())
+            present = numbers.dropna().to_numpy(dtype=np.float64)
+            self.missing[col] += len(numbers) - len(present)
+            self.moments[col].add_values(present)
+            self.log_moments[col].add_values(_log_signed(present))
+            self.samples[col].add(present)
+        if enc.time_sequence:
+            parts = [sequence_tokens(df[enc.time_sequence], sep)] + ([df[enc.timestamp]] if enc.timestamp else [])
+            for part in parts:
+                values = seconds(part) if len(part) else np.zeros(0)
+                if np.isfinite(values).any():
+                    self.time_origin = min(self.time_origin, float(np.nanmin(values)))
+
+    def finish(self) -> FeatureEncoder:
+        enc, min_count = self.encoder, self.encoder.config.min_count
+        for col in self.cats:
+            counts = _sum_counts(self.counts[col])
+            enc.vocabs[col] = sorted(counts[counts >= min_count].index.tolist())
+        for col, name in enc.behaviour_sequences.items():
+            counts = _sum_counts(self.behaviour_counts[name])
+            enc.behaviour_vocabs[name] = sorted(counts[counts >= min_count].index.tolist())
+        for col in self.nums:
+            present, missing = self.moments[col].n, self.missing[col]
+            if present == 0 and self.raw_present[col] > 0:
+                raise DataError(f"Column `{col}` holds text, not numbers; make it categorical or ignore it.")
+            sample = self.samples[col].values
+            median = float(np.median(sample)) if len(sample) else 0.0
+            if enc.config.numeric == "bucketize":
+                share = round(missing * len(sample) / present) if present else missing
+                filled = np.concatenate([sample, np.full(share, median)])
+                edges = np.unique(np.quantile(filled, np.linspace(0, 1, enc.config.n_buckets + 1)[1:-1]))
+                enc.buckets[col] = edges.tolist()
+                enc.numeric[col] = {"median": median}
+                continue
+            log = enc.config.numeric == "log_standardize"
+            moments = _Moments()
+            source = self.log_moments[col] if log else self.moments[col]
+            moments.add(source.n, source.mean, source.m2)
+            moments.add(missing, float(_log_signed(np.array([median]))[0]) if log else median, 0.0)
+            std = float(np.sqrt(moments.m2 / moments.n)) if moments.n else 0.0
+            enc.numeric[col] = {"median": median, "mean": moments.mean, "std": std if std > 1e-12 else 1.0}
+        if enc.time_sequence:
+            enc.time_origin = float(self.time_origin) if np.isfinite(self.time_origin) else 0.0
+        return enc
+
+
+def _sum_counts(bucket: list[pd.Series]) -> pd.Series:
+    if not bucket:
+        return pd.Series(dtype=np.int64)
+    if len(bucket) == 1:
+        return bucket[0]
+    return pd.concat(bucket).groupby(level=0, sort=False).sum()

@@ -160,26 +160,37 @@ class WithItemSide(nn.Module):
             return getattr(super().__getattr__("net"), name)
 
 
-def attach_item_side(embeddings, encoder, tables: list[dict], frames: list[pd.DataFrame], schema, max_len: int,
-                     log=lambda message: None):
-    """Add ``item_row``/``hist_item_row`` to each encoded table and the vectors' width to the schema.
+def item_side_rows(embeddings, encoder, max_len: int):
+    """``(embeddings, add)``: the loaded table and a function giving each encoded chunk its ``item_row`` /
+    ``hist_item_row`` columns, or ``(None, None)`` when the job has no item table.
 
-    ``embeddings`` is an :class:`ItemEmbeddings`, a path to one, or None (then nothing changes).
+    ``embeddings`` is an :class:`ItemEmbeddings`, a path to one, or None.
+    """
+    if embeddings is None:
+        return None, None
+    if not isinstance(embeddings, ItemEmbeddings):
+        embeddings = load_item_embeddings(Path(embeddings))
+    item_col = encoder.item
+    hist_col = next(c for c, t in encoder.sequences.items() if t == item_col)
+
+    def add(frame: pd.DataFrame) -> dict[str, torch.Tensor]:
+        return item_rows(frame, embeddings, item_column=item_col, history_column=hist_col, max_len=max_len,
+                         sep=encoder.config.seq_sep)
+    return embeddings, add
+
+
+def attach_item_side(embeddings: ItemEmbeddings | None, train_item_rows: np.ndarray | None, schema,
+                     log=lambda message: None):
+    """The vectors' width in the schema and the lookup module, once the encoded tables hold item rows.
+
     Returns ``(schema, lookup, info)``; ``info`` (for the run summary) holds ``multimodal_dim`` and
-    the share of training targets the table covers.
+    the share of training targets the table covers (from ``train_item_rows``).
     """
     import dataclasses
 
     if embeddings is None:
         return schema, None, {}
-    if not isinstance(embeddings, ItemEmbeddings):
-        embeddings = load_item_embeddings(Path(embeddings))
-    item_col = encoder.item
-    hist_col = next(c for c, t in encoder.sequences.items() if t == item_col)
-    for table, df in zip(tables, frames):
-        table.update(item_rows(df, embeddings, item_column=item_col, history_column=hist_col, max_len=max_len,
-                               sep=encoder.config.seq_sep))
-    covered = float((tables[0]["item_row"] > 0).float().mean())
+    covered = float((np.asarray(train_item_rows) > 0).mean())
     log(f"item side table: {len(embeddings.ids):,} items × {embeddings.dim}, covering {covered:.1%} of train targets")
     schema = dataclasses.replace(schema, sequence=dataclasses.replace(schema.sequence, multimodal_dim=embeddings.dim))
     info = {"multimodal_dim": embeddings.dim, "item_table_items": len(embeddings.ids),

@@ -15,15 +15,15 @@ import torch
 from torch import nn
 
 from mlcore.api import DataError, ParamError, RunContext, RunResult
-from mlcore.batching import table_len, take, to_device
+from mlcore.batching import column, head, table_len, take, to_device
 from mlcore.device import select_device
 from mlcore.metrics import auc, binary_report, calibration, gauc, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
 
-from .features import EncoderConfig, FeatureEncoder
-from .item_side import WithItemSide, attach_item_side
+from .encoded import encode_splits, first_rows, remove_store, row_lengths, source_table
+from .features import EncoderConfig
+from .item_side import WithItemSide, attach_item_side, item_side_rows
 from .schema import FeatureSchema
-from .split import split_frame
 
 TABULAR_ROLES = ("label", "categorical", "numeric", "user_id", "item_id", "timestamp", "split")
 SEQUENCE_ROLES = TABULAR_ROLES + ("sequence",)
@@ -78,8 +78,8 @@ def choose_monitor(requested: str, valid, log) -> str:
     if requested != "gauc":
         return requested
     if "user" in valid:
-        y = valid["label"].numpy()
-        if np.isfinite(gauc(y, np.arange(len(y), dtype=np.float64), valid["user"].numpy())):
+        y = column(valid, "label")
+        if np.isfinite(gauc(y, np.arange(len(y), dtype=np.float64), column(valid, "user"))):
             return "gauc"
     log("model selection on validation AUC: GAUC needs a user_id column and validation users with both "
         "clicks and non-clicks")
@@ -93,16 +93,18 @@ def ctr_loss(net: nn.Module, batch) -> torch.Tensor:
     return loss if aux is None else loss + aux.float()
 
 
-def longtail_metrics(y: np.ndarray, prob: np.ndarray, table, max_behaviours: int) -> dict[str, float]:
+def longtail_metrics(y: np.ndarray, prob: np.ndarray, lengths: np.ndarray, users: np.ndarray | None,
+                     max_behaviours: int) -> dict[str, float]:
     """Held-out metrics on rows whose history has at most ``max_behaviours`` behaviours (the
-    "long-tail users" of AW-MoE); AUC/GAUC are left out when the slice lacks both classes."""
-    rows = (table["hist_mask"].sum(1) <= max_behaviours).numpy()
+    "long-tail users" of AW-MoE); AUC/GAUC are left out when the slice lacks both classes.
+    ``lengths`` is each row's number of behaviours (:func:`modeling.encoded.row_lengths`)."""
+    rows = lengths <= max_behaviours
     out = {"n_longtail": float(rows.sum())}
     if rows.any() and 0 < y[rows].sum() < rows.sum():
         out["auc_longtail"] = auc(y[rows], prob[rows])
         out["logloss_longtail"] = logloss(y[rows], prob[rows])
-        if "user" in table:
-            value = gauc(y[rows], prob[rows], table["user"].numpy()[rows])
+        if users is not None:
+            value = gauc(y[rows], prob[rows], users[rows])
             if np.isfinite(value):
                 out["gauc_longtail"] = value
     return out
@@ -118,37 +120,41 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
     allowed = SEQUENCE_ROLES if sequence else TABULAR_ROLES  # tabular nets read no sequences
     roles = {c: r for c, r in ctx.roles.items() if r in allowed}
     used = list(roles)
-    ctx.progress(0.0, "loading data")
-    frame = ctx.read_table(used)
-    ctx.log(f"loaded {len(frame):,} rows, {len(used)} columns")
     time_cols = [c for c, r in roles.items() if r == "timestamp"]
     split_cols = [c for c, r in roles.items() if r == "split"]
     method = p["split_method"]
     if split_cols and method == "random":
         method = "column"  # the analyst's own split column wins over the default random split
         ctx.log(f"using the split column `{split_cols[0]}`")
-    train_df, valid_df, test_df = split_frame(
-        frame, method=method, valid_frac=p["valid_frac"], test_frac=p["test_frac"], seed=p["seed"],
-        time_column=time_cols[0] if time_cols else None, split_column=split_cols[0] if split_cols else None)
-    ctx.log(f"split ({method}): train {len(train_df):,}, valid {len(valid_df):,}, test {len(test_df):,}")
-    ctx.progress(0.0, "encoding features")
+    table = source_table(ctx, used)
+    ctx.log(f"reading {table.n_rows:,} rows, {len(used)} columns")
     enc_config = EncoderConfig(min_count=p["min_count"], numeric=p["numeric"])
     if sequence:
         enc_config.max_len = p["max_len"]
-        enc_config.seq_sep = detect_separator(train_df, [c for c, r in roles.items() if r == "sequence"])
-    encoder = FeatureEncoder.fit(train_df, roles, enc_config)
-    train, valid, test = (encoder.transform(d) for d in (train_df, valid_df, test_df))
+        seq_cols = [c for c, r in roles.items() if r == "sequence"]
+        enc_config.seq_sep = detect_separator(first_rows(table, seq_cols), seq_cols)
+    item_table = ctx.extra.get("item_embeddings") if sequence else None
+    side: dict = {}
+
+    def extras(encoder):
+        side["embeddings"], add = item_side_rows(item_table, encoder, p["max_len"])
+        return add
+
+    data = encode_splits(ctx, roles, method=method, valid_frac=p["valid_frac"], test_frac=p["test_frac"],
+                         seed=p["seed"], config=enc_config, extras=extras if item_table is not None else None,
+                         extras_key=str(item_table) if item_table is not None else None)
+    encoder, train, valid, test = data.encoder, data.train, data.valid, data.test
     schema = encoder.schema
     lookup, item_info = None, {}
-    if sequence:  # multimodal item vectors (an item table) when the job context carries them
-        schema, lookup, item_info = attach_item_side(ctx.extra.get("item_embeddings"), encoder, [train, valid, test],
-                                                     [train_df, valid_df, test_df], schema, p["max_len"], ctx.log)
+    if item_table is not None:  # multimodal item vectors (an item table) when the job context carries them
+        embeddings = side.get("embeddings") or item_side_rows(item_table, encoder, p["max_len"])[0]
+        schema, lookup, item_info = attach_item_side(embeddings, column(train, "item_row"), schema, ctx.log)
     ctx.log(f"features: {schema.num_categorical} categorical ({sum(f.vocab_size for f in schema.categorical):,} "
             f"embedding rows), {schema.num_numeric} numeric"
             + (f", sequences {', '.join(schema.sequence.fields)} (max_len {schema.sequence.max_len})" if sequence else ""))
     if sequence:
-        lengths = train["hist_mask"].sum(1).float()
-        ctx.log(f"behaviours per training row: mean {float(lengths.mean()):.1f}, empty {float((lengths == 0).float().mean()):.1%}")
+        lengths = row_lengths(train)
+        ctx.log(f"behaviours per training row: mean {float(lengths.mean()):.1f}, empty {float((lengths == 0).mean()):.1%}")
     monitor = choose_monitor(p.get("monitor", "auc"), valid, ctx.log)
     torch.manual_seed(p["seed"])
     model = net_factory(schema, p)
@@ -161,35 +167,37 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
 
     def evaluate(net: nn.Module, table) -> dict[str, float]:
         prob = predict(net, table, device, config.eval_batch_size)
-        y = table["label"].numpy()
+        y = column(table, "label")
         metrics = {"auc": auc(y, prob), "logloss": logloss(y, prob)}
         if monitor == "gauc":
-            metrics["gauc"] = gauc(y, prob, table["user"].numpy())
+            metrics["gauc"] = gauc(y, prob, column(table, "user"))
         return metrics
 
     result = fit(model, train, valid, loss_fn=ctr_loss, evaluate=evaluate, config=config, device=device,
                  workdir=ctx.workdir, progress=ctx.progress, log=ctx.log, check_cancelled=ctx.check_cancelled)
     ctx.progress(1.0, "testing on held-out rows")
     prob = predict(model, test, device, config.eval_batch_size)
-    y = test["label"].numpy()
-    metrics = binary_report(y, prob, test["user"].numpy() if "user" in test else None)
+    y = column(test, "label")
+    users = column(test, "user") if "user" in test else None
+    metrics = binary_report(y, prob, users)
     if sequence:
-        metrics.update(longtail_metrics(y, prob, test, p["longtail_max_behaviours"]))
+        metrics.update(longtail_metrics(y, prob, row_lengths(test), users, p["longtail_max_behaviours"]))
     latency = inference_latency(model, test, device, config.batch_size)
     diagnostics = {}
     net = model.net if isinstance(model, WithItemSide) else model
     if hasattr(net, "diagnostics"):  # e.g. AW-MoE's gate entropy and expert load on the test rows
         model.eval()
-        batch = to_device(take(test, torch.arange(min(len(y), 8192))), device)
+        batch = to_device(head(test, 8192), device)
         diagnostics = net.diagnostics(model.lookup(batch) if net is not model else batch)
     artifact = ctx.workdir / "model.pt"
     torch.save({"state_dict": model.state_dict(), "encoder": encoder.to_dict(), "params": dict(p)}, artifact)
+    remove_store(ctx, data)
     return RunResult(
         metrics=metrics,
         curves={"roc": roc_curve(y, prob), "calibration": calibration(y, prob), "history": result.history},
         artifact=artifact,
         summary={"params_count": n_params, "samples_per_s": round(result.samples_per_second, 1), "device": str(device),
-                 "n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df),
+                 **data.sizes, "train_data_path": data.path,
                  "best_epoch": result.best_epoch, "stopped_early": result.stopped_early, "monitor": monitor,
                  "resumed_from": result.resumed_from, **item_info, **latency, **diagnostics},
     )
@@ -205,6 +213,7 @@ def inference_latency(model: nn.Module, table, device: torch.device, batch_size:
     Returns ``inference_ms_per_batch`` (median), ``inference_rows_per_s`` and ``inference_ms_per_1k``
     (both from the summed timed batches) and the ``inference_batch_size`` used.
     """
+    table = head(table, max(1, batch_size) * max_timed)  # only the timed rows come off the disk
     n = table_len(table)
     size = max(1, min(batch_size, n))
     starts = list(range(0, max(n - size, 0) + 1, size))[:max_timed]  # whole batches only

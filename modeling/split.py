@@ -1,5 +1,25 @@
-"""Train / validation / test splits: seeded random, by time, or from a split column."""
+"""Train / validation / test splits: seeded random, by time, or from a split column.
+
+A split is a :class:`SplitPlan`: a rule that gives each row a code (0 train, 1 valid, 2 test) from
+its global position and its own values, so a table can be split chunk by chunk without holding it:
+
+- ``random``: rows are ranked by a seeded 64-bit hash of their position (splitmix64, a bijection, so
+  no ties); the ``n_test`` smallest hashes go to test, the next ``n_valid`` to valid. The two cut
+  values come from one pass over the hashes of 0..n-1 (8 bytes per row, transient, no data read);
+  after that every chunk is classified by comparing its hashes with the cuts. Split sizes are exact
+  (``round(n * frac)``) and a row's split does not depend on how the table is chunked.
+- ``time``: the oldest rows train, the newest test. The timestamp column alone is read (8 bytes per
+  row), sorted (stable, so ties keep file order) and turned into one byte of split code per row,
+  kept for the encoding pass (20 MB at 20M rows).
+- ``column``: the row's value in the split column (train/valid/test), chunk by chunk.
+
+:func:`split_frame` applies the same plans to an in-memory frame, so the in-memory and streamed
+paths put every row in the same split.
+"""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -7,33 +27,138 @@ import pandas as pd
 from mlcore.api import DataError
 
 SPLIT_NAMES = {"train": "train", "valid": "valid", "validation": "valid", "val": "valid", "test": "test"}
+CODES = {"train": 0, "valid": 1, "test": 2}
+SPLITS = ("train", "valid", "test")
+_HASH_CHUNK = 1 << 22
+
+
+def position_hash(positions: np.ndarray, seed: int) -> np.ndarray:
+    """splitmix64 of ``positions + seed·golden``: a seeded bijection of uint64, vectorised."""
+    with np.errstate(over="ignore"):
+        z = positions.astype(np.uint64) + np.uint64((seed * 0x9E3779B97F4A7C15 + 0x632BE59BD9B4E019) % 2**64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def split_sizes(n: int, valid_frac: float, test_frac: float) -> tuple[int, int, int]:
+    n_test, n_valid = int(round(n * test_frac)), int(round(n * valid_frac))
+    return n - n_test - n_valid, n_valid, n_test
+
+
+@dataclass
+class SplitPlan:
+    """Assigns split codes chunk by chunk; ``counts`` holds the rows per split (train, valid, test)."""
+
+    method: str
+    counts: tuple[int, int, int]
+    seed: int = 0
+    cuts: tuple[int, int] | None = None  # random: hash < cuts[0] -> test, < cuts[1] -> valid
+    codes_by_row: np.ndarray | None = None  # time: one int8 per row
+    split_column: str | None = None
+
+    def codes(self, start: int, chunk: pd.DataFrame) -> np.ndarray:
+        """int8 codes (0 train, 1 valid, 2 test) of the rows ``start .. start + len(chunk)``."""
+        n = len(chunk)
+        if self.method == "random":
+            h = position_hash(np.arange(start, start + n, dtype=np.uint64), self.seed)
+            out = np.zeros(n, dtype=np.int8)
+            out[h < np.uint64(self.cuts[1])] = 1
+            out[h < np.uint64(self.cuts[0])] = 2
+            return out
+        if self.method == "time":
+            return self.codes_by_row[start:start + n]
+        return column_codes(chunk[self.split_column], self.split_column)
+
+    def check(self) -> None:
+        for name, count in zip(("train", "validation", "test"), self.counts):
+            if count == 0:
+                raise DataError(f"The {name} split is empty; use more rows or larger fractions.")
+
+
+def column_codes(values: pd.Series, name: str) -> np.ndarray:
+    labels = values.astype(str).str.strip().str.lower().map(SPLIT_NAMES)
+    if labels.isna().any():
+        raise DataError(f"Column `{name}` must hold only train, valid or test.")
+    return labels.map(CODES).to_numpy(dtype=np.int8)
+
+
+def _hash_cuts(n: int, n_valid: int, n_test: int, seed: int) -> tuple[int, int]:
+    """The hash values below which the ``n_test`` (then ``n_test + n_valid``) smallest hashes lie."""
+    h = np.concatenate([position_hash(np.arange(s, min(n, s + _HASH_CHUNK), dtype=np.uint64), seed)
+                        for s in range(0, n, _HASH_CHUNK)]) if n else np.zeros(0, dtype=np.uint64)
+    def cut(k: int) -> int:
+        if k >= n:
+            return 2**64 - 1 if n == 0 else int(h.max()) + 1
+        return int(np.partition(h, k)[k])  # the (k+1)-th smallest: exactly k hashes lie below it
+    return cut(n_test), cut(n_test + n_valid)
+
+
+def time_order_key(values: pd.Series) -> np.ndarray:
+    """Sort key of a timestamp column: numbers as they are (missing first), else parsed dates."""
+    if pd.api.types.is_numeric_dtype(values):
+        return pd.to_numeric(values, errors="coerce").fillna(-np.inf).to_numpy()
+    return pd.to_datetime(values, errors="coerce").to_numpy()
+
+
+def plan_split(table, *, method: str = "random", valid_frac: float = 0.1, test_frac: float = 0.1, seed: int = 2024,
+               time_column: str | None = None, split_column: str | None = None,
+               batch_rows: int = 262_144) -> SplitPlan:
+    """The split of ``table`` (anything with ``n_rows``, ``read(columns)`` and ``iter_frames(columns, batch_rows)``,
+    e.g. :class:`mlcore.columnar.ColumnarTable`) without loading its other columns."""
+    n = table.n_rows
+    if method == "column":
+        if not split_column:
+            raise DataError("Split method `column` needs a column with role `split` (values train/valid/test).")
+        counts = np.zeros(3, dtype=np.int64)
+        for chunk in table.iter_frames([split_column], batch_rows):
+            counts += np.bincount(column_codes(chunk[split_column], split_column), minlength=3)
+        plan = SplitPlan("column", tuple(int(c) for c in counts), split_column=split_column)
+    elif method == "time":
+        if not time_column:
+            raise DataError("Split method `time` needs a column with role `timestamp`.")
+        order = np.argsort(time_order_key(table.read([time_column])[time_column]), kind="stable")
+        sizes = split_sizes(n, valid_frac, test_frac)
+        codes = np.zeros(n, dtype=np.int8)
+        codes[order[sizes[0]:sizes[0] + sizes[1]]] = 1
+        codes[order[sizes[0] + sizes[1]:]] = 2
+        plan = SplitPlan("time", sizes, codes_by_row=codes)
+    else:
+        sizes = split_sizes(n, valid_frac, test_frac)
+        plan = SplitPlan("random", sizes, seed=seed, cuts=_hash_cuts(n, sizes[1], sizes[2], seed))
+    plan.check()
+    return plan
+
+
+class FrameTable:
+    """An in-memory DataFrame seen through the columnar-table interface (``n_rows``, ``columns``,
+    ``read``, ``iter_frames``), for callers that pass a frame instead of a dataset's Parquet copy."""
+
+    def __init__(self, frame: pd.DataFrame):
+        self.frame = frame.reset_index(drop=True)
+
+    @property
+    def n_rows(self) -> int:
+        return len(self.frame)
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
+
+    def read(self, columns=None) -> pd.DataFrame:
+        return self.frame if columns is None else self.frame[list(columns)]
+
+    def iter_frames(self, columns=None, batch_rows: int = 262_144) -> Iterator[pd.DataFrame]:
+        frame = self.read(columns)
+        for start in range(0, len(frame), batch_rows):
+            yield frame.iloc[start:start + batch_rows].reset_index(drop=True)
 
 
 def split_frame(df: pd.DataFrame, *, method: str = "random", valid_frac: float = 0.1, test_frac: float = 0.1,
                 seed: int = 2024, time_column: str | None = None,
                 split_column: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Return (train, valid, test). ``time`` puts the oldest rows in train and the newest in test."""
-    n = len(df)
-    if method == "column":
-        if not split_column:
-            raise DataError("Split method `column` needs a column with role `split` (values train/valid/test).")
-        labels = df[split_column].astype(str).str.strip().str.lower().map(SPLIT_NAMES)
-        if labels.isna().any():
-            raise DataError(f"Column `{split_column}` must hold only train, valid or test.")
-        parts = tuple(df[labels.to_numpy() == name] for name in ("train", "valid", "test"))
-    else:
-        if method == "time":
-            if not time_column:
-                raise DataError("Split method `time` needs a column with role `timestamp`.")
-            order = np.argsort(pd.to_numeric(df[time_column], errors="coerce").fillna(-np.inf).to_numpy(), kind="stable")
-            if not pd.api.types.is_numeric_dtype(df[time_column]):
-                order = np.argsort(pd.to_datetime(df[time_column], errors="coerce").to_numpy(), kind="stable")
-        else:
-            order = np.random.default_rng(seed).permutation(n)
-        n_test, n_valid = int(round(n * test_frac)), int(round(n * valid_frac))
-        n_train = n - n_test - n_valid
-        parts = (df.iloc[order[:n_train]], df.iloc[order[n_train:n_train + n_valid]], df.iloc[order[n_train + n_valid:]])
-    for name, part in zip(("train", "validation", "test"), parts):
-        if len(part) == 0:
-            raise DataError(f"The {name} split is empty; use more rows or larger fractions.")
-    return parts
+    """Return (train, valid, test), rows in table order; ``time`` puts the oldest rows in train and the newest in test."""
+    plan = plan_split(FrameTable(df), method=method, valid_frac=valid_frac, test_frac=test_frac, seed=seed,
+                      time_column=time_column, split_column=split_column)
+    codes = plan.codes(0, df.reset_index(drop=True))
+    return tuple(df[codes == k] for k in range(3))

@@ -95,7 +95,8 @@ WSGI_APPLICATION = "ctrsite.wsgi.application"
 
 # --- Database -----------------------------------------------------------------------------
 DATABASE_URL = os.environ.get("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'ctrstudio.sqlite3'}"
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+# Health checks: a connection broken by a database restart is replaced at the next request.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # WAL lets the web process read while a worker writes progress; IMMEDIATE transactions and
     # a generous timeout avoid "database is locked" between the two processes.
@@ -149,6 +150,13 @@ FILE_UPLOAD_HANDLERS = [
     "django.core.files.uploadhandler.TemporaryFileUploadHandler",
 ]
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
+# Django's upload temp files go to a folder of ours, so the sweep (datasets/sweep.py) can remove the
+# ones a killed request left behind; staging folders of unfinished uploads are swept too.
+FILE_UPLOAD_TEMP_DIR = str(Path(os.environ.get("FILE_UPLOAD_TEMP_DIR", VAR_DIR / "upload-tmp")).resolve())
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
+UPLOAD_SWEEP_DIRS = env_list("UPLOAD_SWEEP_DIRS", f"{MEDIA_ROOT / 'datasets' / '_staging'},{FILE_UPLOAD_TEMP_DIR}")
+UPLOAD_STALE_SECONDS = float(os.environ.get("UPLOAD_STALE_SECONDS", str(6 * 3600)))
+UPLOAD_SWEEP_EVERY_SECONDS = float(os.environ.get("UPLOAD_SWEEP_EVERY_SECONDS", "600"))
 DATASET_MAX_UPLOAD_BYTES = int(os.environ.get("DATASET_MAX_UPLOAD_MB", "2048")) * 1024 * 1024
 # A gzip'd CSV may not expand past this many bytes of text (checked while streaming).
 DATASET_MAX_DECOMPRESSED_BYTES = int(os.environ.get("DATASET_MAX_DECOMPRESSED_MB", "20480")) * 1024 * 1024
@@ -198,6 +206,14 @@ JOB_QUEUE_GPU = os.environ.get("JOB_QUEUE_GPU", "gpu")
 WORKER_HEARTBEAT_SECONDS = float(os.environ.get("WORKER_HEARTBEAT_SECONDS", "10"))
 JOB_STALE_SECONDS = float(os.environ.get("JOB_STALE_SECONDS", "120"))
 JOB_PROGRESS_MIN_INTERVAL = float(os.environ.get("JOB_PROGRESS_MIN_INTERVAL", "1.0"))
+# The reconciler (jobs/reconciler.py, run by every worker at start and with its heartbeat) sends a
+# queued job's message again when it was sent longer ago than this and is no longer on the broker.
+JOB_REQUEUE_AFTER_SECONDS = float(os.environ.get("JOB_REQUEUE_AFTER_SECONDS", "60"))
+# The runner retries its database writes across a connection blip for at most this long.
+JOB_DB_RETRY_SECONDS = float(os.environ.get("JOB_DB_RETRY_SECONDS", "60"))
+JOB_SUBMIT_RETRY_SECONDS = float(os.environ.get("JOB_SUBMIT_RETRY_SECONDS", "10"))  # a web request waits less
+# A job does not start, and no checkpoint is written, with less free space than this in its folder.
+JOB_MIN_FREE_MB = float(os.environ.get("JOB_MIN_FREE_MB", "100"))
 JOB_LOG_TAIL_LINES = int(os.environ.get("JOB_LOG_TAIL_LINES", "300"))
 TORCH_THREADS = int(os.environ.get("TORCH_THREADS", "0"))  # 0: PyTorch's default
 

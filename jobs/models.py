@@ -37,6 +37,7 @@ class Job(models.Model):
     queue = models.CharField(max_length=32, blank=True)
     device = models.CharField(max_length=16, blank=True, help_text="cuda or cpu, as the worker found it.")
     celery_task_id = models.CharField(max_length=64, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True, help_text="When the job's message was last sent.")
     worker = models.CharField(max_length=200, blank=True)
     worker_pid = models.IntegerField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -3,6 +3,12 @@
 The Celery task is a thin call to :func:`execute_job`; this module owns the job's life cycle:
 claiming (so a re-delivered message never runs a job twice), throttled progress and log writes,
 a heartbeat thread, cancellation checks, and the final status with metrics or the traceback.
+
+Every write is fenced by the attempt number this run claimed: when the reconciler re-queued the job
+(its heartbeat looked dead) and another run claimed it, this run's writes match no row and it stops
+(:class:`Superseded`), so one job never has two runs recording. Writes retry across database
+blips (:mod:`jobs.dbretry`); a disk or folder fault fails the job with a message naming the cause
+(:mod:`jobs.failures`), and recording that failure never depends on the job folder being writable.
 """
 from __future__ import annotations
 
@@ -11,7 +17,6 @@ import logging
 import math
 import threading
 import time
-import traceback
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -22,8 +27,11 @@ from django.utils import timezone
 
 from datasets.profiling import DatasetError
 from datasets.services import columnar_table
+from mlcore import diskspace
 from mlcore.api import Cancelled, DataError, ParamError, RunContext, RunResult
 
+from .dbretry import CONNECTION_ERRORS, retry_db
+from .failures import disk_failure_message, failure_message, format_exception
 from .models import Job
 from .recovery import is_orphaned
 from .registry import get_algorithm
@@ -55,26 +63,46 @@ def claim_job(job_id: int, hostname: str, pid: int) -> Job | None:
         return job
 
 
+class Superseded(Exception):
+    """This run no longer owns the job (re-queued and claimed again, cancelled away, or deleted)."""
+
+
+class JobFolderError(OSError):
+    """The job folder cannot be written; the job fails with a message naming the cause."""
+
+
 class JobReporter:
     """Progress, log and cancellation for a running job, with throttled database writes.
 
     The full log goes to ``job.log`` in the job's work folder; the last lines are kept on the row
-    for the live page. Cancellation is read from the database at most every half second.
+    for the live page. Cancellation is read from the database at most every half second. Writes
+    match the row only while it is still this run's attempt.
     """
 
     def __init__(self, job: Job):
         self.job_id = job.pk
+        self.attempt = job.attempts
+        self.workdir = job.workdir
         self.interval = settings.JOB_PROGRESS_MIN_INTERVAL
         self.fraction = job.progress
         self.phase = job.phase
         self.lines: collections.deque[str] = collections.deque(maxlen=settings.JOB_LOG_TAIL_LINES)
-        job.workdir.mkdir(parents=True, exist_ok=True)
         self.log_path = job.workdir / "job.log"
-        if self.log_path.exists():
-            self.lines.extend(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines())
+        self.folder_error: OSError | None = None
         self._last_write = 0.0
         self._last_cancel_check = 0.0
         self._dirty = False
+
+    def open_folder(self) -> None:
+        """Create the job folder and reload the log of earlier attempts; raise when it is unusable."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.log_path.exists():
+            self.lines.extend(self.log_path.read_text(encoding="utf-8", errors="replace").splitlines())
+        diskspace.ensure_free_space(self.workdir)
+
+    def mine(self):
+        """This run's row: the job while it is running under the attempt this run claimed."""
+        return Job.objects.filter(pk=self.job_id, attempts=self.attempt, status=Job.Status.RUNNING)
 
     def progress(self, fraction: float, phase: str) -> None:
         self.fraction = float(min(max(fraction, 0.0), 1.0))
@@ -83,42 +111,71 @@ class JobReporter:
         self.flush()
 
     def log(self, message: str) -> None:
-        stamp = timezone.now().strftime("%H:%M:%S")
-        new = [f"[{stamp}] {line}" for line in str(message).splitlines() or [""]]
-        with open(self.log_path, "a", encoding="utf-8") as fh:
-            fh.write("\n".join(new) + "\n")
+        """Append to ``job.log`` and the row's tail; an unwritable folder raises :class:`JobFolderError`."""
+        new = self._lines(message)
         self.lines.extend(new)
         self._dirty = True
+        try:
+            with open(self.log_path, "a", encoding="utf-8") as fh:
+                fh.write("\n".join(new) + "\n")
+        except OSError as exc:
+            self.folder_error = self.folder_error or exc
+            raise JobFolderError(exc.errno, exc.strerror or str(exc), exc.filename or str(self.log_path)) from exc
         self.flush()
+
+    def note(self, message: str) -> None:
+        """Log without ever raising: used while recording a failure, when the folder may be the cause."""
+        try:
+            self.log(message)
+        except OSError:
+            logger.warning("job %s: could not write job.log (%s); keeping the lines on the row", self.job_id,
+                           self.folder_error)
 
     def check_cancelled(self) -> None:
         now = time.monotonic()
         if now - self._last_cancel_check < 0.5:
             return
         self._last_cancel_check = now
-        if Job.objects.filter(pk=self.job_id, cancel_requested=True).exists():
+        if retry_db(lambda: Job.objects.filter(pk=self.job_id, cancel_requested=True).exists(), what=f"job {self.job_id} cancel check"):
             raise Cancelled()
 
     def flush(self, force: bool = False) -> None:
         now = time.monotonic()
         if not self._dirty or (not force and now - self._last_write < self.interval):
             return
-        Job.objects.filter(pk=self.job_id).update(
+        updated = retry_db(lambda: self.mine().update(
             progress=self.fraction, phase=self.phase, log_tail="\n".join(self.lines), heartbeat_at=timezone.now()
-        )
+        ), what=f"job {self.job_id} progress")
+        if not updated:
+            raise Superseded(f"job {self.job_id} attempt {self.attempt} is no longer running here")
         self._last_write = now
         self._dirty = False
 
+    @staticmethod
+    def _lines(message: str) -> list[str]:
+        stamp = timezone.now().strftime("%H:%M:%S")
+        return [f"[{stamp}] {line}" for line in str(message).splitlines() or [""]]
+
 
 @contextmanager
-def heartbeat(job_id: int) -> Iterator[None]:
-    """Touch the job's heartbeat from a side thread, so long data loading never looks like a death."""
+def heartbeat(job_id: int, attempt: int) -> Iterator[None]:
+    """Touch the job's heartbeat from a side thread, so long data loading never looks like a death.
+
+    A database blip is survived (the next beat reconnects); the thread stops when the row is no
+    longer this attempt's, so a superseded run stops vouching for a job it does not own.
+    """
     stop = threading.Event()
 
     def beat() -> None:
         try:
             while not stop.wait(settings.WORKER_HEARTBEAT_SECONDS):
-                Job.objects.filter(pk=job_id, status=Job.Status.RUNNING).update(heartbeat_at=timezone.now())
+                try:
+                    if not Job.objects.filter(pk=job_id, attempts=attempt, status=Job.Status.RUNNING).update(
+                            heartbeat_at=timezone.now()):
+                        return
+                except CONNECTION_ERRORS as exc:
+                    logger.warning("job %s heartbeat: database unavailable (%s)", job_id, str(exc).strip())
+                    connection.close()
         finally:
             connection.close()
 
@@ -142,45 +199,59 @@ def resolve_device(job: Job) -> str:
 
 def execute_job(job_id: int, hostname: str, pid: int) -> str | None:
     """Run the job to a terminal status (unless the process dies); return the status."""
-    job = claim_job(job_id, hostname, pid)
+    job = retry_db(lambda: claim_job(job_id, hostname, pid), what=f"job {job_id} claim")
     if job is None:
         return None
     if settings.TORCH_THREADS > 0:
         import torch
 
         torch.set_num_threads(settings.TORCH_THREADS)
+    diskspace.MIN_FREE_BYTES = int(settings.JOB_MIN_FREE_MB * 1024 * 1024)
     reporter = JobReporter(job)
-    device = resolve_device(job)
-    Job.objects.filter(pk=job.pk).update(device=device)
-    reporter.log(f"attempt {job.attempts} on {hostname} (pid {pid}), device {device}, algorithm {job.algorithm}")
-    dataset = job.dataset
-    algorithm = get_algorithm(job.algorithm)
+    try:
+        with heartbeat(job.pk, job.attempts):
+            return _run(job, reporter, hostname, pid)
+    except Superseded as exc:
+        logger.warning("%s; this run stops without recording", exc)
+        return None
 
-    with heartbeat(job.pk):
-        try:
-            table = columnar_table(dataset)
-            ctx = RunContext(
-                params=dict(job.params), roles=dataset.roles, read_table=table.read, table=table, workdir=job.workdir,
-                device=device, progress=reporter.progress, log=reporter.log, check_cancelled=reporter.check_cancelled,
-                extra={"job_id": job.pk, "dataset_name": dataset.name, "dataset_columns": dataset.columns},
-            )
-            result = algorithm.run(ctx)
-        except Cancelled:
-            reporter.log(f"stopped on request during {reporter.phase or 'preparation'}")
-            return _finish(job, reporter, Job.Status.CANCELLED, phase=f"cancelled during {reporter.phase or 'preparation'}")
-        except (ParamError, DataError, DatasetError) as exc:
-            reporter.log(f"error: {exc}")
-            return _finish(job, reporter, Job.Status.FAILED, error=str(exc))
-        except Exception as exc:  # noqa: BLE001 - any failure must end the job, with its traceback
-            reporter.log(traceback.format_exc())
-            return _finish(job, reporter, Job.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-    shown = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
-    reporter.log(f"finished: {shown}" if shown else "finished")
+
+def _run(job: Job, reporter: JobReporter, hostname: str, pid: int) -> str | None:
+    try:
+        reporter.open_folder()
+        device = resolve_device(job)
+        retry_db(lambda: reporter.mine().update(device=device), what=f"job {job.pk} device")
+        reporter.log(f"attempt {job.attempts} on {hostname} (pid {pid}), device {device}, algorithm {job.algorithm}")
+        dataset = job.dataset
+        algorithm = get_algorithm(job.algorithm)
+        table = columnar_table(dataset)
+        ctx = RunContext(
+            params=dict(job.params), roles=dataset.roles, read_table=table.read, table=table, workdir=job.workdir,
+            device=device, progress=reporter.progress, log=reporter.log, check_cancelled=reporter.check_cancelled,
+            extra={"job_id": job.pk, "dataset_name": dataset.name, "dataset_columns": dataset.columns},
+        )
+        result = algorithm.run(ctx)
+        shown = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
+        reporter.log(f"finished: {shown}" if shown else "finished")
+    except (Superseded, *CONNECTION_ERRORS):
+        raise  # not the job's fault: the reconciler re-queues it once its heartbeat is stale
+    except Cancelled:
+        reporter.note(f"stopped on request during {reporter.phase or 'preparation'}")
+        return _finish(job, reporter, Job.Status.CANCELLED, phase=f"cancelled during {reporter.phase or 'preparation'}")
+    except (ParamError, DataError, DatasetError) as exc:
+        reporter.note(f"error: {exc}")
+        return _finish(job, reporter, Job.Status.FAILED, error=str(exc))
+    except Exception as exc:  # noqa: BLE001 - any failure must end the job, with its traceback
+        disk = disk_failure_message(exc, job.workdir)
+        logger.error("job %s failed: %s", job.pk, disk or exc, exc_info=not disk)
+        reporter.note(f"error: {disk}" if disk else format_exception(exc))
+        return _finish(job, reporter, Job.Status.FAILED, error=failure_message(exc, job.workdir))
     return _finish(job, reporter, Job.Status.SUCCEEDED, result=result)
 
 
 def _finish(job: Job, reporter: JobReporter, status: str, *, error: str = "", phase: str = "",
-            result: RunResult | None = None) -> str:
+            result: RunResult | None = None) -> str | None:
+    """Record the terminal status; if the database stays away, the reconciler re-queues the job."""
     fields: dict[str, Any] = {
         "status": status, "finished_at": timezone.now(), "error": error, "heartbeat_at": timezone.now(),
         "phase": phase or {"succeeded": "done", "failed": "failed"}.get(status, status),
@@ -190,7 +261,13 @@ def _finish(job: Job, reporter: JobReporter, status: str, *, error: str = "", ph
         fields.update(metrics=jsonable(result.metrics), curves=jsonable(result.curves), summary=jsonable(result.summary))
         if result.artifact:
             fields["artifact_path"] = str(Path(result.artifact).resolve().relative_to(Path(settings.MEDIA_ROOT).resolve()))
-    Job.objects.filter(pk=job.pk).update(**fields)
+    try:
+        updated = retry_db(lambda: reporter.mine().update(**fields), what=f"job {job.pk} result")
+    except CONNECTION_ERRORS:
+        logger.error("job %s: could not record status %s (%s); the reconciler will re-queue it", job.pk, status, error)
+        raise
+    if not updated:
+        raise Superseded(f"job {job.pk} attempt {reporter.attempt} is no longer running here; its {status} is not recorded")
     return status
 
 

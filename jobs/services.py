@@ -1,6 +1,7 @@
 """Everything that changes jobs: submit, enqueue, cancel, re-queue. Views, API and admin call these."""
 from __future__ import annotations
 
+import logging
 import uuid
 
 from django.conf import settings
@@ -10,9 +11,12 @@ from django.utils import timezone
 from datasets.models import Dataset
 from mlcore.api import ParamError
 
+from .dbretry import retry_db
 from .models import Job
 from .registry import get_algorithm
 from .selectors import gpu_worker_available
+
+logger = logging.getLogger(__name__)
 
 
 class JobError(ValueError):
@@ -53,10 +57,10 @@ def submit_job(*, owner, dataset: Dataset, algorithm: str, params: dict | None =
         clean = algo.validate(params)
     except ParamError as exc:
         raise JobError(exc.errors) from None
-    job = Job.objects.create(
+    job = retry_db(lambda: Job.objects.create(
         owner=owner, dataset=dataset, kind=algo.kind, algorithm=algo.key, params=clean, name=name.strip(),
         device_preference=device_preference,
-    )
+    ), what="job submission", within=settings.JOB_SUBMIT_RETRY_SECONDS)
     transaction.on_commit(lambda: enqueue_job(job.pk))
     return job
 
@@ -70,17 +74,31 @@ def choose_queue(device_preference: str) -> str:
     return settings.JOB_QUEUE_GPU if gpu_worker_available() else settings.JOB_QUEUE_CPU
 
 
-def enqueue_job(job_id: int) -> None:
-    """Send the job's message to its queue and remember the Celery task id."""
+def enqueue_job(job_id: int) -> bool:
+    """Send the job's message to its queue and remember the Celery task id; return whether it was sent.
+
+    Called after the job's row is committed. A broker or database blip here must not fail the request
+    that created the job: the row stays ``queued`` and the reconciler sends the message later.
+    """
     from .tasks import run_job
 
-    job = Job.objects.get(pk=job_id)
-    if job.is_terminal:
-        return
-    queue = choose_queue(job.device_preference)
-    task_id = str(uuid.uuid4())
-    Job.objects.filter(pk=job_id).update(queue=queue, celery_task_id=task_id)
-    run_job.apply_async(args=[job_id], queue=queue, task_id=task_id)
+    try:
+        job = Job.objects.get(pk=job_id)
+        if job.is_terminal:
+            return False
+        queue = choose_queue(job.device_preference)
+        task_id = str(uuid.uuid4())
+        Job.objects.filter(pk=job_id).update(queue=queue, celery_task_id=task_id, enqueued_at=timezone.now())
+        run_job.apply_async(args=[job_id], queue=queue, task_id=task_id)
+    except Exception as exc:  # noqa: BLE001 - any broker or database error: the reconciler retries
+        try:
+            Job.objects.filter(pk=job_id, status=Job.Status.QUEUED).update(enqueued_at=None)
+        except Exception:  # noqa: BLE001 - the database may be the cause; created_at still ages the row
+            pass
+        logger.warning("could not send job %s to the queue (%s: %s); the reconciler will send it",
+                       job_id, type(exc).__name__, exc)
+        return False
+    return True
 
 
 def cancel_job(job: Job) -> Job:
@@ -112,10 +130,17 @@ def requeue_job(job: Job, reason: str) -> None:
 
 
 def append_to_log_file(job: Job, line: str) -> None:
-    """The full log lives in the job folder; the runner reloads its tail from there on resume."""
-    job.workdir.mkdir(parents=True, exist_ok=True)
-    with open(job.workdir / "job.log", "a", encoding="utf-8") as fh:
-        fh.write(line + "\n")
+    """The full log lives in the job folder; the runner reloads its tail from there on resume.
+
+    An unwritable folder does not stop a re-queue: the line is on the row, and the next run fails
+    with a message naming the folder's fault.
+    """
+    try:
+        job.workdir.mkdir(parents=True, exist_ok=True)
+        with open(job.workdir / "job.log", "a", encoding="utf-8") as fh:
+            fh.write(line + "\n")
+    except OSError as exc:
+        logger.warning("job %s: could not append to job.log (%s)", job.pk, exc)
 
 
 def delete_job(job: Job) -> None:

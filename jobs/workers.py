@@ -1,4 +1,7 @@
-"""Worker bookkeeping through Celery signals: register, heartbeat, recover orphans, sign off.
+"""Worker bookkeeping through Celery signals: register, heartbeat, reconcile the queue, sign off.
+
+At start and with every heartbeat the worker runs the reconciler (:mod:`jobs.reconciler`); at
+start and every ``UPLOAD_SWEEP_EVERY_SECONDS`` it sweeps orphan upload files (:mod:`datasets.sweep`).
 
 Each worker records the queues it serves and whether it has CUDA, so the web process can route
 a job to the ``gpu`` queue only when a GPU worker is actually up.
@@ -7,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from celery.signals import celeryd_after_setup, worker_ready, worker_shutdown
 from django.conf import settings
@@ -36,7 +40,7 @@ def remember_queues(sender, instance, **kwargs) -> None:
 @worker_ready.connect
 def register_worker(sender, **kwargs) -> None:
     from .models import Worker
-    from .recovery import recover_orphaned_jobs
+    from .reconciler import reconcile
 
     hostname = sender.hostname
     has_cuda, device_name = _cuda()
@@ -50,9 +54,11 @@ def register_worker(sender, **kwargs) -> None:
         defaults={"queues": queues, "has_cuda": has_cuda, "device_name": device_name, "started_at": now,
                   "last_seen": now, "online": True},
     )
-    recovered = recover_orphaned_jobs(hostname)
-    if recovered:
-        logger.warning("re-queued jobs %s left running by a previous worker", recovered)
+    try:
+        reconcile(hostname)
+    except Exception:  # noqa: BLE001 - the heartbeat tries again
+        logger.exception("reconciling at worker start failed")
+    _sweep_uploads()
     close_old_connections()
     thread = threading.Thread(target=_heartbeat_loop, args=(hostname,), name="ctrstudio-worker-heartbeat", daemon=True)
     thread.start()
@@ -60,18 +66,31 @@ def register_worker(sender, **kwargs) -> None:
 
 def _heartbeat_loop(hostname: str) -> None:
     from .models import Worker
-    from .recovery import recover_orphaned_jobs
+    from .reconciler import reconcile
 
+    last_sweep = time.monotonic()
     try:
         while not _state["stop"].wait(settings.WORKER_HEARTBEAT_SECONDS):
             try:
                 Worker.objects.filter(hostname=hostname).update(last_seen=timezone.now(), online=True)
-                recover_orphaned_jobs(hostname)
-            except Exception:  # noqa: BLE001 - a database hiccup must not kill the heartbeat
-                logger.exception("worker heartbeat failed")
-                close_old_connections()
+                reconcile(hostname)
+            except Exception as exc:  # noqa: BLE001 - a database or broker hiccup must not kill the heartbeat
+                logger.warning("worker heartbeat failed: %s: %s", type(exc).__name__, exc)
+                connection.close()
+            if time.monotonic() - last_sweep >= settings.UPLOAD_SWEEP_EVERY_SECONDS:
+                _sweep_uploads()
+                last_sweep = time.monotonic()
     finally:
         connection.close()
+
+
+def _sweep_uploads() -> None:
+    from datasets.sweep import sweep_uploads
+
+    try:
+        sweep_uploads()
+    except Exception:  # noqa: BLE001 - a sweep that fails must not stop the worker
+        logger.exception("sweeping orphan upload files failed")
 
 
 @worker_shutdown.connect

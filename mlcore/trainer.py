@@ -14,6 +14,7 @@ from torch import nn
 
 from .batching import BatchSource, TensorTable, as_source, table_len, to_device
 from .device import amp_dtype, autocast
+from .diskspace import as_disk_error, ensure_free_space
 
 
 @dataclass
@@ -187,10 +188,19 @@ def fit(model: nn.Module, train: TensorTable | BatchSource, valid: TensorTable |
 
 
 def _save_atomic(path: Path, state: dict) -> None:
+    """Write to a temp file and rename, so a crash or a full disk never leaves a torn checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_free_space(path.parent)
     tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        error = as_disk_error(exc, tmp)
+        tmp.unlink(missing_ok=True)
+        if error is exc:
+            raise
+        raise error from exc
 
 
 @torch.no_grad()

@@ -149,19 +149,23 @@ def worker_environment() -> dict[str, str]:
 class WorkerProcess:
     """A real ``celery worker`` process (prefork pool, one child) serving the cpu queue."""
 
-    def __init__(self, name: str, log_path: Path):
+    def __init__(self, name: str, log_path: Path, env: dict[str, str] | None = None, include: str = ""):
         self.name = name
         self.log_path = log_path
+        self.env = env or {}
+        self.include = include
         self.proc: subprocess.Popen | None = None
 
     def start(self, timeout: float = 60) -> "WorkerProcess":
         from jobs.models import Worker
 
         log = open(self.log_path, "ab")
+        extra = ["--include", self.include] if self.include else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "ctrsite", "worker", "-Q", settings.JOB_QUEUE_CPU, "-c", "1",
-             "-P", "prefork", "-n", self.name, "--without-gossip", "--without-mingle", "--loglevel=INFO"],
-            cwd=REPO, env=worker_environment(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+             "-P", "prefork", "-n", self.name, "--without-gossip", "--without-mingle", "--loglevel=INFO", *extra],
+            cwd=REPO, env={**worker_environment(), **self.env}, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         started = time.time()
@@ -197,8 +201,8 @@ def start_worker(transactional_db, tmp_path):
     """Start real worker processes; all are stopped at the end of the test."""
     started: list[WorkerProcess] = []
 
-    def start(name: str | None = None) -> WorkerProcess:
-        worker = WorkerProcess(name or f"cpu@pytest-{uuid.uuid4().hex[:8]}", tmp_path / "worker.log")
+    def start(name: str | None = None, **options) -> WorkerProcess:
+        worker = WorkerProcess(name or f"cpu@pytest-{uuid.uuid4().hex[:8]}", tmp_path / "worker.log", **options)
         started.append(worker.start())
         return worker
 

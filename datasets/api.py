@@ -10,6 +10,8 @@ from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from filestore import services as filestore
+
 from . import services
 from .kinds import kind_choices
 from .models import Dataset
@@ -120,4 +122,4 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     @action(detail=True, methods=["get"])
     def download(self, request: Request, pk=None) -> FileResponse:
         dataset = self.get_object()
-        return FileResponse(open(dataset.path, "rb"), as_attachment=True, filename=dataset.original_filename)
+        return filestore.download_response(dataset.file_path, dataset.original_filename, presign=False)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -12,6 +11,7 @@ from jobs.models import Job
 from jobs.selectors import jobs_visible_to
 
 from datasets.profiling import DatasetError, detect_format, read_table
+from filestore import services as filestore
 from mlcore.api import DataError
 
 from .planner import TASKS, chosen_users
@@ -82,7 +82,7 @@ def score_users(request: HttpRequest, pk: int) -> HttpResponse:
             try:
                 path = Path(upload.temporary_file_path())
                 frame = read_table(path, detect_format(path))
-                scored = score_new_rows(settings.MEDIA_ROOT / job.artifact_path, frame)
+                scored = score_new_rows(filestore.local_copy(job.artifact_path), frame)
             except (DataError, DatasetError, ValueError) as exc:
                 error = str(exc)
             else:

@@ -31,21 +31,27 @@ def key(job: Job, name: str = "") -> str:
 
 
 def restore(job: Job) -> list[str]:
-    """Fetch the checkpoint and log from the store where they are newer than this host's; return names."""
+    """Fetch the checkpoint (when newer than this host's) and the log from the store; return their names.
+
+    The log is merged, not replaced: lines this host appended since (the re-queue note) follow the
+    stored log, and a host whose own log already holds the stored one keeps its own.
+    """
     if not filestore.is_remote():
         return []
     fetched = []
-    for name in RESUME_FILES:
-        local = job.workdir / name
-        try:
-            if not filestore.exists(key(job, name)):
-                continue
-            if local.exists() and local.stat().st_mtime >= filestore.modified_timestamp(key(job, name)):
-                continue
-            filestore.fetch(key(job, name), local)
-            fetched.append(name)
-        except FileNotFoundError:
-            continue
+    checkpoint, log = job.workdir / RESUME_FILES[0], job.workdir / RESUME_FILES[1]
+    if filestore.exists(key(job, checkpoint.name)) and not (
+            checkpoint.exists() and checkpoint.stat().st_mtime >= filestore.modified_timestamp(key(job, checkpoint.name))):
+        filestore.fetch(key(job, checkpoint.name), checkpoint)
+        fetched.append(checkpoint.name)
+    if filestore.exists(key(job, log.name)):
+        stored = filestore.fetch(key(job, log.name), log.with_name(".job.log.stored"))
+        stored_text = stored.read_text(encoding="utf-8", errors="replace")
+        local_text = log.read_text(encoding="utf-8", errors="replace") if log.exists() else ""
+        if not local_text.startswith(stored_text):
+            log.write_text(stored_text + local_text, encoding="utf-8")
+            fetched.append(log.name)
+        stored.unlink()
     return fetched
 
 

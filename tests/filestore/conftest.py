@@ -1,6 +1,7 @@
 """A real S3 API server (moto's standalone server, on a free loopback port) and settings that use it."""
 from __future__ import annotations
 
+import logging
 import socket
 import uuid
 
@@ -20,6 +21,7 @@ def s3_server() -> str:
     """moto's S3 server in a thread of this process; other processes (workers) reach it over HTTP."""
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request otherwise
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -161,6 +161,8 @@ AWS_DEFAULT_ACL = None
 AWS_S3_FILE_OVERWRITE = True
 AWS_QUERYSTRING_EXPIRE = int(os.environ.get("OBJECT_STORAGE_URL_SECONDS", "300"))  # presigned download links
 OBJECT_STORAGE_CREATE_BUCKET = env_bool("OBJECT_STORAGE_CREATE_BUCKET", False)
+# The store's address as browsers reach it, for presigned download links ("" = AWS_S3_ENDPOINT_URL).
+OBJECT_STORAGE_PUBLIC_URL = os.environ.get("OBJECT_STORAGE_PUBLIC_URL", "")
 STORAGES["objects"] = (
     {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"file_overwrite": True}}
     if OBJECT_STORAGE == "s3"

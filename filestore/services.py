@@ -153,13 +153,34 @@ def download_response(key: str, filename: str, presign: bool = True) -> HttpResp
             raise Http404("The file is not in the object store.")
         if not presign:
             return FileResponse(store.open(key, "rb"), as_attachment=True, filename=filename)
-        url = store.url(key, parameters={"ResponseContentDisposition": f'attachment; filename="{filename}"'},
-                        expire=settings.AWS_QUERYSTRING_EXPIRE)
-        return HttpResponseRedirect(url)
+        return HttpResponseRedirect(presigned_url(store, key, filename))
     path = media_path(key)
     if not path.exists():
         raise Http404("The file is missing.")
     return FileResponse(open(path, "rb"), as_attachment=True, filename=filename)
+
+
+def presigned_url(store: Storage, key: str, filename: str) -> str:
+    """A short-lived GET link that downloads ``key`` as ``filename``.
+
+    Signed for ``OBJECT_STORAGE_PUBLIC_URL`` when set (the store's address as browsers reach it, e.g.
+    ``http://localhost:9000`` for the compose MinIO that the app itself reaches as ``http://minio:9000``:
+    a signature covers the host, so it cannot be rewritten afterwards).
+    """
+    disposition = f'attachment; filename="{filename}"'
+    if not settings.OBJECT_STORAGE_PUBLIC_URL:
+        return store.url(key, parameters={"ResponseContentDisposition": disposition},
+                         expire=settings.AWS_QUERYSTRING_EXPIRE)
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3", endpoint_url=settings.OBJECT_STORAGE_PUBLIC_URL, region_name=settings.AWS_S3_REGION_NAME,
+        aws_access_key_id=settings.AWS_ACCESS_KEY_ID, aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
+        config=Config(signature_version="s3v4", s3={"addressing_style": settings.AWS_S3_ADDRESSING_STYLE}))
+    return client.generate_presigned_url(
+        "get_object", ExpiresIn=settings.AWS_QUERYSTRING_EXPIRE,
+        Params={"Bucket": store.bucket_name, "Key": store._normalize_name(key), "ResponseContentDisposition": disposition})
 
 
 def delete_prefix(prefix: str) -> int:

@@ -81,3 +81,15 @@ def test_s3_download_is_a_presigned_redirect_that_serves_the_file(s3_store, tmp_
         assert "job-9.pt" in fetched.headers["Content-Disposition"]
     streamed = services.download_response("jobs/9/model.pt", "job-9.pt", presign=False)
     assert streamed.status_code == 200 and b"".join(streamed.streaming_content) == b"weights"
+
+
+def test_presigned_links_are_signed_for_the_public_address(s3_store, settings, tmp_path):
+    port = settings.AWS_S3_ENDPOINT_URL.rsplit(":", 1)[1]
+    settings.OBJECT_STORAGE_PUBLIC_URL = f"http://localhost:{port}"  # how a browser reaches the same server
+    source = tmp_path / "scores.parquet"
+    source.write_bytes(b"scores")
+    services.publish(source, "jobs/4/scores.parquet")
+    location = services.download_response("jobs/4/scores.parquet", "scores.parquet")["Location"]
+    assert location.startswith(f"http://localhost:{port}/")
+    with urllib.request.urlopen(location, timeout=10) as fetched:
+        assert fetched.read() == b"scores"

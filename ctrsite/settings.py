@@ -150,6 +150,8 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media")).resolve()
 # django-storages; each host's MEDIA_ROOT is then only its working area, and workers stage dataset
 # copies into a bounded cache (WORKER_CACHE_DIR, WORKER_CACHE_MAX_MB, least recently used first).
 OBJECT_STORAGE = os.environ.get("OBJECT_STORAGE", "s3" if os.environ.get("AWS_STORAGE_BUCKET_NAME") else "local")
+if OBJECT_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"OBJECT_STORAGE must be local or s3, not {OBJECT_STORAGE!r}.")
 AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "ctrstudio")
 AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
 AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME", "us-east-1")

@@ -101,5 +101,10 @@ def delete(job: Job) -> None:
             logger.warning("job %s: could not delete its files from the object store (%s)", job.pk, exc)
 
 
+def remote() -> bool:
+    """True when job files must be copied to an object store (``OBJECT_STORAGE=s3``)."""
+    return filestore.is_remote()
+
+
 def log_interval() -> float:
     return float(settings.OBJECT_STORAGE_LOG_SECONDS)

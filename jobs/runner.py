@@ -137,7 +137,13 @@ class JobReporter:
             logger.warning("job %s: could not copy job.log to the object store (%s)", self.job_id, exc)
 
     def checkpoint_written(self, path: Path) -> None:
-        """Upload an epoch checkpoint (and the log) so another host can resume from it."""
+        """Upload an epoch checkpoint (and the log) so another host can resume from it.
+
+        A run that lost the job (re-queued elsewhere) stops here rather than overwrite the new run's
+        checkpoint in the store.
+        """
+        if files.remote() and not retry_db(lambda: self.mine().exists(), what=f"job {self.job_id} ownership"):
+            raise Superseded(f"job {self.job_id} attempt {self.attempt} is no longer running here")
         try:
             files.publish_file(self.job, path)
         except Exception as exc:  # noqa: BLE001 - training goes on; a resume elsewhere starts earlier
@@ -279,6 +285,8 @@ def _finish(job: Job, reporter: JobReporter, status: str, *, error: str = "", ph
             result: RunResult | None = None) -> str | None:
     """Publish the job's files, record the terminal status; if the database stays away, the reconciler
     re-queues the job."""
+    if files.remote() and not retry_db(lambda: reporter.mine().exists(), what=f"job {job.pk} ownership"):
+        raise Superseded(f"job {job.pk} attempt {reporter.attempt} is no longer running here; its files are not published")
     try:
         files.publish_folder(job)
     except Exception as exc:  # noqa: BLE001 - results nobody can read are not a success

@@ -17,7 +17,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def csv_file(tmp_path):
     path = tmp_path / "clicks.csv"
-    path.write_text("click,site\n" + "".join(f"{i % 2},s{i % 3}\n" for i in range(60)))
+    path.write_text("click,site\n" + "".join(f"{i % 2},s{i % 3}\n" for i in range(400)))
     return path
 
 
@@ -28,7 +28,7 @@ def test_a_host_without_the_files_reads_the_dataset_through_its_cache(user, csv_
     shutil.rmtree(tmp_path / "web")
     settings.MEDIA_ROOT, settings.WORKER_CACHE_DIR = tmp_path / "worker", tmp_path / "worker" / "cache"
     table = dataset_services.columnar_table(Dataset.objects.get(pk=dataset.pk))
-    assert len(table.read()) == 60
+    assert len(table.read()) == 400
     assert table.path.parent == tmp_path / "worker" / "cache" and table.path.name.startswith(dataset.sha256)
     assert not (tmp_path / "web").exists()
 
@@ -85,3 +85,45 @@ def test_a_finished_jobs_folder_is_published_without_its_encoded_splits(user, cs
     assert not files.local_file(job, "missing.parquet").exists()
     job.delete()
     assert bucket_keys(f"jobs/{job.pk}/") == []
+
+
+@pytest.fixture
+def lr_job(user, csv_file, settings, tmp_path):
+    """A two-epoch logistic regression on a tiny dataset, submitted from the web host's folder."""
+    from jobs import services as job_services
+
+    settings.MEDIA_ROOT = tmp_path / "web"
+    dataset = dataset_services.create_dataset(owner=user, source_file=csv_file, filename="clicks.csv")
+    return job_services.submit_job(owner=user, dataset=dataset, algorithm="lr",
+                                   params={"epochs": 2, "batch_size": 16, "patience": 5})
+
+
+def test_runner_uploads_each_checkpoint_and_publishes_the_finished_folder(s3_store, lr_job, settings, tmp_path,
+                                                                          monkeypatch, one_torch_thread):
+    from jobs.runner import execute_job
+
+    uploads = []
+    original = files.publish_file
+    monkeypatch.setattr(files, "publish_file", lambda job, path: (uploads.append(path.name), original(job, path)))
+    settings.MEDIA_ROOT = tmp_path / "worker"
+    assert execute_job(lr_job.pk, "host-b", 1) == "succeeded", Job.objects.get(pk=lr_job.pk).log_tail
+    assert uploads.count("checkpoint.pt") == 2  # once per epoch, as soon as the trainer wrote it
+    job = Job.objects.get(pk=lr_job.pk)
+    assert job.artifact_path == f"jobs/{job.pk}/model.pt"
+    assert {f"jobs/{job.pk}/{n}" for n in ("model.pt", "job.log", "checkpoint.pt")} <= set(bucket_keys("jobs/"))
+    assert not (tmp_path / "web" / "jobs" / str(job.pk) / "model.pt").exists()
+
+
+def test_results_the_store_cannot_take_fail_the_job_with_the_reason(s3_store, lr_job, settings, tmp_path,
+                                                                    monkeypatch, one_torch_thread):
+    from jobs.runner import execute_job
+
+    def refuse(job):
+        raise ConnectionError("store unreachable")
+
+    monkeypatch.setattr(files, "publish_folder", refuse)
+    settings.MEDIA_ROOT = tmp_path / "worker"
+    assert execute_job(lr_job.pk, "host-b", 1) == "failed"
+    job = Job.objects.get(pk=lr_job.pk)
+    assert "could not copy the job's files to the object store: store unreachable" in job.error
+    assert not job.metrics and not job.artifact_path

@@ -168,7 +168,7 @@ OBJECT_STORAGE_PUBLIC_URL = os.environ.get("OBJECT_STORAGE_PUBLIC_URL", "")
 STORAGES["objects"] = (
     {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"file_overwrite": True}}
     if OBJECT_STORAGE == "s3"
-    else {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(MEDIA_ROOT)}}
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage"}  # at MEDIA_ROOT, following its changes
 )
 WORKER_CACHE_DIR = Path(os.environ.get("WORKER_CACHE_DIR", MEDIA_ROOT / "cache")).resolve()
 WORKER_CACHE_MAX_MB = float(os.environ.get("WORKER_CACHE_MAX_MB", "20480"))

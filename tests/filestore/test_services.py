@@ -93,3 +93,16 @@ def test_presigned_links_are_signed_for_the_public_address(s3_store, settings, t
     assert location.startswith(f"http://localhost:{port}/")
     with urllib.request.urlopen(location, timeout=10) as fetched:
         assert fetched.read() == b"scores"
+
+
+def test_default_local_store_follows_media_root(settings, tmp_path):
+    """``make run``: the store is whatever MEDIA_ROOT is, so files already there are never copied."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    assert not services.is_remote()
+    path = tmp_path / "media" / "datasets" / "x" / "columnar.parquet"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"copy")
+    services.publish(path, "datasets/x/columnar.parquet")
+    assert services.local_copy("datasets/x/columnar.parquet") == path
+    assert services.exists("datasets/x/columnar.parquet")
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == ["columnar.parquet"]

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "uplift",
     "attributes",
     "registry",
+    "filestore",
 ]
 
 MIDDLEWARE = [
@@ -144,6 +145,37 @@ STORAGES = {
 # Uploaded datasets and job artifacts: private, never served under a public URL. Downloads go
 # through views that check the owner.
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media")).resolve()
+
+# --- Object storage (filestore/) -------------------------------------------------------------
+# The source of truth for dataset files and job folders. "local" (default): MEDIA_ROOT itself, no
+# copies (one host, today's behaviour). "s3": any S3-compatible store (AWS, MinIO, moto) through
+# django-storages; each host's MEDIA_ROOT is then only its working area, and workers stage dataset
+# copies into a bounded cache (WORKER_CACHE_DIR, WORKER_CACHE_MAX_MB, least recently used first).
+OBJECT_STORAGE = os.environ.get("OBJECT_STORAGE", "s3" if os.environ.get("AWS_STORAGE_BUCKET_NAME") else "local")
+if OBJECT_STORAGE not in ("local", "s3"):
+    raise ImproperlyConfigured(f"OBJECT_STORAGE must be local or s3, not {OBJECT_STORAGE!r}.")
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "ctrstudio")
+AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME", "us-east-1")
+AWS_ACCESS_KEY_ID = os.environ.get("AWS_ACCESS_KEY_ID") or None
+AWS_SECRET_ACCESS_KEY = os.environ.get("AWS_SECRET_ACCESS_KEY") or None
+AWS_S3_ADDRESSING_STYLE = os.environ.get("AWS_S3_ADDRESSING_STYLE", "path")  # MinIO/moto want path style
+AWS_S3_SIGNATURE_VERSION = "s3v4"
+AWS_DEFAULT_ACL = None
+AWS_S3_FILE_OVERWRITE = True
+AWS_QUERYSTRING_EXPIRE = int(os.environ.get("OBJECT_STORAGE_URL_SECONDS", "300"))  # presigned download links
+OBJECT_STORAGE_CREATE_BUCKET = env_bool("OBJECT_STORAGE_CREATE_BUCKET", False)
+# The store's address as browsers reach it, for presigned download links ("" = AWS_S3_ENDPOINT_URL).
+OBJECT_STORAGE_PUBLIC_URL = os.environ.get("OBJECT_STORAGE_PUBLIC_URL", "")
+STORAGES["objects"] = (
+    {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {"file_overwrite": True}}
+    if OBJECT_STORAGE == "s3"
+    else {"BACKEND": "django.core.files.storage.FileSystemStorage"}  # at MEDIA_ROOT, following its changes
+)
+WORKER_CACHE_DIR = Path(os.environ.get("WORKER_CACHE_DIR", MEDIA_ROOT / "cache")).resolve()
+WORKER_CACHE_MAX_MB = float(os.environ.get("WORKER_CACHE_MAX_MB", "20480"))
+# While a job runs, its log is copied to the store at most this often (seconds).
+OBJECT_STORAGE_LOG_SECONDS = float(os.environ.get("OBJECT_STORAGE_LOG_SECONDS", "15"))
 
 # Every upload streams to a temporary file on disk, never into the web process's memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 0

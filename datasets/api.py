@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from ctrsite.openapi import ValidationErrors
 from ctrsite.pagination import NewestFirstCursorPagination
+from filestore import services as filestore
 
 from . import services
 from .kinds import kind_choices
@@ -170,5 +171,5 @@ class DatasetViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.De
     def download(self, request: Request, pk=None) -> FileResponse:
         """The file as uploaded (CSV, gzip'd CSV or Parquet), with its own content type."""
         dataset = self.get_object()
-        return FileResponse(open(dataset.path, "rb"), as_attachment=True, filename=dataset.original_filename,
-                            content_type=DOWNLOAD_TYPES.get(dataset.file_format, "application/octet-stream"))
+        return filestore.download_response(dataset.file_path, dataset.original_filename, presign=False,
+                                           content_type=DOWNLOAD_TYPES.get(dataset.file_format))

@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from filestore import cache as filestore_cache
+from filestore import services as filestore
 from mlcore.columnar import ColumnarTable
 
 from .kinds import get_kind
@@ -138,6 +140,7 @@ def create_dataset(
         )
         if result is not None:
             fields.update(_result_fields(result, final_dir, path))
+        publish_files(fields)
         with transaction.atomic():
             dataset = Dataset.objects.create(**fields)
             if result is None:
@@ -179,6 +182,7 @@ def complete_profiling(dataset_id: int) -> Dataset | None:
             Dataset.objects.filter(pk=dataset_id).update(progress=round(fraction, 4))
 
     try:
+        filestore.local_copy(dataset.file_path)
         result = _ingest(dataset.path, dataset.folder / COLUMNAR_NAME, get_kind(dataset.kind),
                          dataset.delimiter or None, dataset.requested_roles or {}, progress)
     except (DatasetError, FileNotFoundError) as exc:
@@ -186,6 +190,7 @@ def complete_profiling(dataset_id: int) -> Dataset | None:
         fields = dict(status=Dataset.Status.INVALID, errors=messages, progress=1.0, validated_at=timezone.now())
     else:
         fields = _result_fields(result, dataset.folder, dataset.path)
+        publish_files(fields)
     # update(), not save(): a dataset deleted meanwhile must not come back.
     Dataset.objects.filter(pk=dataset_id).update(**fields)
     return Dataset.objects.filter(pk=dataset_id).first()
@@ -300,6 +305,7 @@ def revalidate_dataset(dataset: Dataset) -> Dataset:
     kind = get_kind(dataset.kind)
     previous = {n: r for n, r in dataset.roles.items() if r in kind.roles}
     try:
+        filestore.local_copy(dataset.file_path)
         result = _ingest(dataset.path, dataset.folder / COLUMNAR_NAME, kind, dataset.delimiter or None,
                          previous if dataset.columns else dataset.requested_roles or {}, keep_known=True)
     except (DatasetError, FileNotFoundError) as exc:
@@ -307,6 +313,7 @@ def revalidate_dataset(dataset: Dataset) -> Dataset:
         fields = dict(status=Dataset.Status.INVALID, errors=errors, validated_at=timezone.now(), progress=1.0)
     else:
         fields = _result_fields(result, dataset.folder, dataset.path)
+        publish_files(fields)
     for key, value in fields.items():
         setattr(dataset, key, value)
     dataset.save()
@@ -327,19 +334,38 @@ def columnar_table(dataset: Dataset) -> ColumnarTable:
     """The dataset's typed columnar copy (Parquet): the one way every reader gets at the data.
 
     Ingest writes it up front (``columnar_path``); for a dataset that predates that, it is written
-    here on first use by the same streamed ingest, and recorded.
+    here on first use by the same streamed ingest, and recorded. With an object store, a host that
+    does not have the copy in its own working area (a worker on another machine) stages it into its
+    bounded cache (:mod:`filestore.cache`), keyed by the dataset's checksum and copy version.
     """
     if dataset.columnar_path:
         path = Path(settings.MEDIA_ROOT) / dataset.columnar_path
         if path.exists():
             return ColumnarTable(path)
+        if filestore.is_remote() and filestore.exists(dataset.columnar_path):
+            return ColumnarTable(filestore_cache.stage(dataset.columnar_path, columnar_cache_name(dataset)))
+    filestore.local_copy(dataset.file_path)
     target = dataset.folder / COLUMNAR_NAME
     profile = ingest_file(dataset.path, target, delimiter=dataset.delimiter or None,
                           max_decompressed_bytes=settings.DATASET_MAX_DECOMPRESSED_BYTES)
     path = target if profile.copied else dataset.path
     dataset.columnar_path = str(path.relative_to(settings.MEDIA_ROOT))
+    filestore.publish(path, dataset.columnar_path)
     Dataset.objects.filter(pk=dataset.pk).update(columnar_path=dataset.columnar_path)
     return ColumnarTable(path)
+
+
+def columnar_cache_name(dataset: Dataset) -> str:
+    """The cache entry for a dataset's copy: its checksum, and the copy's path and validation time
+    (re-validation rewrites the copy, so it must not hit the old entry)."""
+    version = f"{dataset.columnar_path}@{dataset.validated_at.isoformat() if dataset.validated_at else ''}"
+    return filestore_cache.cache_name(dataset.sha256, version, suffix=Path(dataset.columnar_path).suffix or ".parquet")
+
+
+def publish_files(fields: dict[str, Any]) -> None:
+    """Copy a dataset's original and columnar copy (keys = their MEDIA_ROOT paths) to the store."""
+    for key in dict.fromkeys(k for k in (fields.get("file_path"), fields.get("columnar_path")) if k):
+        filestore.publish(Path(settings.MEDIA_ROOT) / key, key)
 
 
 def all_roles() -> tuple[str, ...]:

@@ -4,12 +4,13 @@ from __future__ import annotations
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from ctrsite.pagination import cursor_page
 from jobs.registry import algorithms_for_kind
+from filestore import services as filestore
 
 from . import services
 from .forms import DatasetUploadForm, RolesForm
@@ -116,9 +117,11 @@ def dataset_progress(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def dataset_download(request: HttpRequest, pk: int) -> FileResponse:
+def dataset_download(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = get_object_or_404(datasets_visible_to(request.user), pk=pk)
-    return FileResponse(open(dataset.path, "rb"), as_attachment=True, filename=dataset.original_filename)
+    # Only the owner gets a presigned link from an object store; staff downloads stream through here.
+    return filestore.download_response(dataset.file_path, dataset.original_filename,
+                                       presign=dataset.owner_id == request.user.pk)
 
 
 @login_required

@@ -27,9 +27,10 @@ from django.utils import timezone
 
 from datasets.profiling import DatasetError
 from datasets.services import columnar_table
-from mlcore import diskspace
+from mlcore import checkpoints, diskspace
 from mlcore.api import Cancelled, DataError, ParamError, RunContext, RunResult
 
+from . import files
 from .dbretry import CONNECTION_ERRORS, retry_db
 from .failures import disk_failure_message, failure_message, format_exception
 from .leaderboard import headline_fields
@@ -81,6 +82,7 @@ class JobReporter:
     """
 
     def __init__(self, job: Job):
+        self.job = job
         self.job_id = job.pk
         self.attempt = job.attempts
         self.workdir = job.workdir
@@ -91,6 +93,7 @@ class JobReporter:
         self.log_path = job.workdir / "job.log"
         self.folder_error: OSError | None = None
         self._last_write = 0.0
+        self._last_log_publish = time.monotonic()
         self._last_cancel_check = 0.0
         self._dirty = False
 
@@ -122,7 +125,32 @@ class JobReporter:
         except OSError as exc:
             self.folder_error = self.folder_error or exc
             raise JobFolderError(exc.errno, exc.strerror or str(exc), exc.filename or str(self.log_path)) from exc
+        if time.monotonic() - self._last_log_publish >= files.log_interval():
+            self.publish_log()
         self.flush()
+
+    def publish_log(self) -> None:
+        """Copy ``job.log`` to the object store (no-op with local storage); a failure is only a warning."""
+        self._last_log_publish = time.monotonic()
+        try:
+            files.publish_file(self.job, self.log_path)
+        except Exception as exc:  # noqa: BLE001 - the log on the row is still current
+            logger.warning("job %s: could not copy job.log to the object store (%s)", self.job_id, exc)
+
+    def checkpoint_written(self, path: Path) -> None:
+        """Upload an epoch checkpoint (and the log) so another host can resume from it.
+
+        A run that lost the job (re-queued elsewhere) stops here rather than overwrite the new run's
+        checkpoint in the store.
+        """
+        if files.remote() and not retry_db(lambda: self.mine().exists(), what=f"job {self.job_id} ownership"):
+            raise Superseded(f"job {self.job_id} attempt {self.attempt} is no longer running here")
+        try:
+            files.publish_file(self.job, path)
+        except Exception as exc:  # noqa: BLE001 - training goes on; a resume elsewhere starts earlier
+            logger.warning("job %s: could not upload %s (%s)", self.job_id, path.name, exc)
+            self.note(f"warning: could not upload the checkpoint to the object store ({exc})")
+        self.publish_log()
 
     def note(self, message: str) -> None:
         """Log without ever raising: used while recording a failure, when the folder may be the cause."""
@@ -219,10 +247,13 @@ def execute_job(job_id: int, hostname: str, pid: int) -> str | None:
 
 def _run(job: Job, reporter: JobReporter, hostname: str, pid: int) -> str | None:
     try:
+        restored = files.restore(job)
         reporter.open_folder()
         device = resolve_device(job)
         retry_db(lambda: reporter.mine().update(device=device), what=f"job {job.pk} device")
         reporter.log(f"attempt {job.attempts} on {hostname} (pid {pid}), device {device}, algorithm {job.algorithm}")
+        if restored:
+            reporter.log(f"fetched {', '.join(restored)} from the object store")
         dataset = job.dataset
         algorithm = get_algorithm(job.algorithm)
         table = columnar_table(dataset)
@@ -231,7 +262,8 @@ def _run(job: Job, reporter: JobReporter, hostname: str, pid: int) -> str | None
             device=device, progress=reporter.progress, log=reporter.log, check_cancelled=reporter.check_cancelled,
             extra={"job_id": job.pk, "dataset_name": dataset.name, "dataset_columns": dataset.columns},
         )
-        result = algorithm.run(ctx)
+        with checkpoints.on_written(reporter.checkpoint_written):
+            result = algorithm.run(ctx)
         shown = ", ".join(f"{k}={v:.4f}" for k, v in result.metrics.items() if isinstance(v, float))
         reporter.log(f"finished: {shown}" if shown else "finished")
     except (Superseded, *CONNECTION_ERRORS):
@@ -252,7 +284,17 @@ def _run(job: Job, reporter: JobReporter, hostname: str, pid: int) -> str | None
 
 def _finish(job: Job, reporter: JobReporter, status: str, *, error: str = "", phase: str = "",
             result: RunResult | None = None) -> str | None:
-    """Record the terminal status; if the database stays away, the reconciler re-queues the job."""
+    """Publish the job's files, record the terminal status; if the database stays away, the reconciler
+    re-queues the job."""
+    if files.remote() and not retry_db(lambda: reporter.mine().exists(), what=f"job {job.pk} ownership"):
+        raise Superseded(f"job {job.pk} attempt {reporter.attempt} is no longer running here; its files are not published")
+    try:
+        files.publish_folder(job)
+    except Exception as exc:  # noqa: BLE001 - results nobody can read are not a success
+        logger.error("job %s: could not copy its files to the object store: %s", job.pk, exc)
+        reporter.note(f"error: could not copy the job's files to the object store ({exc})")
+        if status == Job.Status.SUCCEEDED:
+            status, result, error = Job.Status.FAILED, None, f"could not copy the job's files to the object store: {exc}"
     fields: dict[str, Any] = {
         "status": status, "finished_at": timezone.now(), "error": error, "heartbeat_at": timezone.now(),
         "phase": phase or {"succeeded": "done", "failed": "failed"}.get(status, status),

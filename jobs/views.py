@@ -4,17 +4,18 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from ctrsite.pagination import cursor_page
 from datasets.kinds import kind_choices
 from datasets.models import Dataset
+from filestore import services as filestore
 from datasets.selectors import datasets_visible_to
 from mlcore.querystring import parse_ids, parse_int
 
-from . import services
+from . import files, services
 from .comparison import run_rows
 from .charts import comparison_charts, job_charts, kind_panel
 from .forms import JobForm, role_requirements
@@ -152,14 +153,13 @@ def job_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def job_artifact(request: HttpRequest, pk: int) -> FileResponse:
+def job_artifact(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(jobs_visible_to(request.user), pk=pk)
     if not job.artifact_path:
         raise Http404("This job has no trained model file.")
-    from django.conf import settings
-
-    path = settings.MEDIA_ROOT / job.artifact_path
-    return FileResponse(open(path, "rb"), as_attachment=True, filename=f"job-{job.pk}-{job.algorithm}.pt")
+    # Only the owner gets a presigned link (it can be passed on); staff downloads stream through here.
+    return filestore.download_response(files.artifact_key(job), f"job-{job.pk}-{job.algorithm}.pt",
+                                       presign=job.owner_id == request.user.pk)
 
 
 @login_required

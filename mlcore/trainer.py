@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import checkpoints
 from .batching import BatchSource, TensorTable, as_source, table_len, to_device
 from .device import amp_dtype, autocast
 from .diskspace import as_disk_error, ensure_free_space
@@ -201,6 +202,7 @@ def _save_atomic(path: Path, state: dict) -> None:
         if error is exc:
             raise
         raise error from exc
+    checkpoints.written(path)
 
 
 @torch.no_grad()

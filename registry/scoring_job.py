@@ -77,9 +77,8 @@ def stream_scores(ctx: RunContext, scorer, out_path: Path) -> tuple[int, int, fl
 
 def run_scoring(ctx: RunContext) -> RunResult:
     """Django side: resolve the source run, build the kind's scorer, stream, register the predictions."""
-    from django.conf import settings
-
     from datasets.models import Dataset
+    from filestore import services as filestore
     from datasets.services import columnar_table, create_dataset
     from jobs.models import Job
 
@@ -91,7 +90,7 @@ def run_scoring(ctx: RunContext) -> RunResult:
     source = Job.objects.select_related("dataset").get(pk=ctx.params["source_job"])
     version = ModelVersion.objects.filter(pk=ctx.params["model_version"]).first()
     schema = run_schema(source)
-    artifact = Path(settings.MEDIA_ROOT) / source.artifact_path
+    artifact = filestore.local_copy(source.artifact_path)  # fetched from the object store on another host
     ctx.progress(0.0, "loading the model")
     ctx.log(f"scoring {ctx.table.n_rows:,} rows of `{job.dataset.name}` with {source.display_name}"
             + (f" ({version.label})" if version else ""))

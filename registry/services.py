@@ -9,6 +9,8 @@ import json
 import re
 
 from django.conf import settings
+
+from filestore import services as filestore
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
@@ -40,7 +42,7 @@ def run_schema(job: Job) -> ServingSchema:
     if cache.exists():
         return ServingSchema.from_dict(json.loads(cache.read_text()))
     try:
-        schema = schema_for_run(job.kind, job.algorithm, settings.MEDIA_ROOT / job.artifact_path, job.dataset.columns)
+        schema = schema_for_run(job.kind, job.algorithm, filestore.local_copy(job.artifact_path), job.dataset.columns)
     except ScoringError as exc:
         raise RegistryError({"job": str(exc)}) from None
     cache.write_text(json.dumps(schema.to_dict()))
@@ -166,7 +168,7 @@ def export_version(version: ModelVersion) -> dict:
     if job.kind != "ctr":
         raise RegistryError({"version": f"{job.kind} models are not exported (uplift nets return several heads per "
                                         "arm; HyperPAVE needs the product graph): score them with a scoring job."})
-    scorer = CTRScorer(settings.MEDIA_ROOT / job.artifact_path, job.algorithm, run_schema(job))
+    scorer = CTRScorer(filestore.local_copy(job.artifact_path), job.algorithm, run_schema(job))
     table = columnar_table(job.dataset)
     sample = next(table.iter_frames(scorer.read_columns(table.columns), batch_rows=EXPORT_SAMPLE_ROWS))
     encoded = scorer.encoder.transform(sample)

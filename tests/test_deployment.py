@@ -15,7 +15,7 @@ def compose() -> dict:
 
 def test_compose_runs_every_service_with_health_checks():
     services = compose()["services"]
-    assert set(services) == {"postgres", "redis", "web", "worker-cpu", "worker-gpu"}
+    assert set(services) == {"postgres", "redis", "minio", "web", "worker-cpu", "worker-gpu"}
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no health check"
 
@@ -36,15 +36,32 @@ def test_gpu_worker_reserves_an_nvidia_device():
 
 def test_services_use_postgres_redis_and_private_media():
     services = compose()["services"]
+    media_volumes = set()
     for name in ("web", "worker-cpu", "worker-gpu"):
         env = services[name]["environment"]
         assert env["DATABASE_URL"].startswith("postgres://") and "@postgres:5432/" in env["DATABASE_URL"]
         assert env["CELERY_BROKER_URL"].startswith("redis://redis:6379")
         assert env["DEBUG"] == "0" and "SECRET_KEY" in env
-        assert any(v.endswith(":" + env["MEDIA_ROOT"]) for v in services[name]["volumes"])
-        assert services[name]["depends_on"]["postgres"]["condition"] == "service_healthy"
+        assert [v for v in services[name]["volumes"] if v.endswith(":" + env["MEDIA_ROOT"])]
+        media_volumes.update(v.split(":")[0] for v in services[name]["volumes"])
+        for dependency in ("postgres", "redis", "minio"):
+            assert services[name]["depends_on"][dependency]["condition"] == "service_healthy"
+    assert len(media_volumes) == 3  # web and workers share no volume: files go through the object store
     assert "gunicorn ctrsite.wsgi:application" in " ".join(services["web"]["command"])
-    assert set(compose()["volumes"]) >= {"media", "pgdata"}
+    assert set(compose()["volumes"]) >= media_volumes | {"pgdata", "objects"}
+
+
+def test_services_keep_their_files_in_the_minio_bucket():
+    services = compose()["services"]
+    minio = services["minio"]
+    assert minio["command"][:2] == ["server", "/data"] and "objects:/data" in minio["volumes"]
+    for name in ("web", "worker-cpu", "worker-gpu"):
+        env = services[name]["environment"]
+        assert env["OBJECT_STORAGE"] == "s3" and env["AWS_S3_ENDPOINT_URL"] == "http://minio:9000"
+        assert env["AWS_STORAGE_BUCKET_NAME"] and env["OBJECT_STORAGE_CREATE_BUCKET"] == "1"
+        # the store's credentials are MinIO's root user, from the same .env variables
+        assert env["AWS_ACCESS_KEY_ID"] == minio["environment"]["MINIO_ROOT_USER"]
+        assert env["AWS_SECRET_ACCESS_KEY"] == minio["environment"]["MINIO_ROOT_PASSWORD"]
 
 
 def test_dockerfile_builds_the_same_app():

@@ -6,6 +6,7 @@ from typing import Any
 
 import pandas as pd
 
+from jobs import files as job_files
 from jobs.models import Job
 
 from .pipeline import METRIC_DEFINITIONS, PLAN_FILE, SCORES_FILE, write_plan
@@ -29,15 +30,18 @@ class NoScores(Exception):
 
 def heldout_scores(job: Job) -> pd.DataFrame:
     """The per-row held-out scores the pipeline wrote for ``job``."""
-    path = job.workdir / job.summary.get("scores_file", SCORES_FILE)
-    if job.kind != "uplift" or job.status != Job.Status.SUCCEEDED or not path.exists():
+    if job.kind != "uplift" or job.status != Job.Status.SUCCEEDED:
+        raise NoScores(f"Job {job.display_name} has no held-out scores; only finished uplift jobs have them.")
+    path = job_files.local_file(job, job.summary.get("scores_file", SCORES_FILE))
+    if not path.exists():
         raise NoScores(f"Job {job.display_name} has no held-out scores; only finished uplift jobs have them.")
     return pd.read_parquet(path)
 
 
 def job_plan(job: Job) -> dict[str, Any]:
     """Planner curves for every arm and task: written by the worker at the end of the job, else built once here."""
-    cache = job.workdir / job.summary.get("plan_file", PLAN_FILE)
+    cache = job_files.local_file(job, job.summary.get("plan_file", PLAN_FILE)) if job.is_terminal else \
+        job.workdir / job.summary.get("plan_file", PLAN_FILE)
     if cache.exists():
         return json.loads(cache.read_text())
     scores = heldout_scores(job)

@@ -100,11 +100,12 @@ class ShardedSource:
     pieces read at a time, rows permuted with a rank-specific generator). Every rank yields the same
     number of batches (the smallest share divided by ``batch_size``, rounded up; larger shares make
     batches a row or so bigger), so the ranks' all-reduces pair up and no rank waits at an epoch's end.
-    ``on_batch(epoch, batch)`` is a test hook called before each batch is yielded.
+    ``on_batch(rank, epoch, batch)`` is a test hook called before each batch is yielded (epochs count
+    from 1 in each process).
     """
 
     def __init__(self, source: BatchSource | TensorTable, rank: int, world: int, *, piece_rows: int | None = None,
-                 buffer_pieces: int | None = None, on_batch: Callable[[int, TensorTable], None] | None = None):
+                 buffer_pieces: int | None = None, on_batch: Callable[[int, int, TensorTable], None] | None = None):
         self.source = as_source(source)
         self.rank, self.world = rank, world
         self.piece_rows = piece_rows or getattr(self.source, "chunk_rows", PIECE_ROWS)
@@ -162,7 +163,7 @@ class ShardedSource:
                 pos += batch_sizes[k]
                 k += 1
                 if self.on_batch is not None:
-                    self.on_batch(self.epoch, batch)
+                    self.on_batch(self.rank, self.epoch, batch)
                 yield batch
             leftover = take(buffer, perm[pos:]) if pos < size else None
         if k != steps or leftover is not None:  # pragma: no cover - a planning error, never data-dependent
@@ -174,7 +175,15 @@ class ShardedSource:
 
 
 class _DDP(nn.parallel.DistributedDataParallel):
-    """DDP that lets the loss read the wrapped net's attributes (``aux_loss``, ``embedding_regularizer``)."""
+    """DDP that lets the loss read the wrapped net's attributes (``aux_loss``, ``embedding_regularizer``)
+    and saves and loads the wrapped net's own state dict, so a checkpoint is the same file whether one
+    process or several wrote it (a job may resume on another number of devices)."""
+
+    def state_dict(self, *args, **kwargs):
+        return self.module.state_dict(*args, **kwargs)
+
+    def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
+        return self.module.load_state_dict(state_dict, strict=strict, assign=assign)
 
     def __getattr__(self, name: str) -> Any:
         try:

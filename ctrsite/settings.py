@@ -191,6 +191,11 @@ JOB_STALE_SECONDS = float(os.environ.get("JOB_STALE_SECONDS", "120"))
 JOB_PROGRESS_MIN_INTERVAL = float(os.environ.get("JOB_PROGRESS_MIN_INTERVAL", "1.0"))
 JOB_LOG_TAIL_LINES = int(os.environ.get("JOB_LOG_TAIL_LINES", "300"))
 TORCH_THREADS = int(os.environ.get("TORCH_THREADS", "0"))  # 0: PyTorch's default
+# Multi-device jobs (a CTR job's `devices` parameter, README "Multi-device jobs"): at most JOB_MAX_DEVICES
+# per job; a job asking for N > 1 GPUs goes to the queue "<JOB_QUEUE_GPU>-x<N>" (gpu-x2, ...), which only
+# workers on hosts with at least N GPUs consume. A rank gives up on a collective after JOB_DDP_TIMEOUT_SECONDS.
+JOB_MAX_DEVICES = int(os.environ.get("JOB_MAX_DEVICES", "8"))
+JOB_DDP_TIMEOUT_SECONDS = float(os.environ.get("JOB_DDP_TIMEOUT_SECONDS", "600"))
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -17,7 +17,7 @@ from torch import nn
 
 from mlcore.api import Cancelled
 from mlcore.batching import TensorSource
-from mlcore.distributed import DistributedError, ShardedSource, fit_distributed, shard_plan
+from mlcore.distributed import DistributedError, ShardedSource, check_devices, fit_distributed, shard_plan
 from mlcore.metrics import auc
 from mlcore.store import StoreWriter
 from mlcore.trainer import TrainConfig, fit, predict
@@ -95,6 +95,18 @@ def test_shard_plan_makes_equal_nonempty_pieces_per_rank():
     assert len(shard_plan(3, 2, piece_rows=1000)) - 1 == 2
     with pytest.raises(ValueError, match="cannot be shared"):
         shard_plan(1, 2)
+
+
+def test_device_counts_are_checked_against_the_limit_and_the_visible_gpus(monkeypatch):
+    check_devices(3, "cpu", max_devices=4)  # CPU: processes, no GPU needed
+    with pytest.raises(ValueError, match="at most 2 devices"):
+        check_devices(3, "cpu", max_devices=2)
+    with pytest.raises(ValueError, match="at least 1"):
+        check_devices(0, "cpu")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    check_devices(1, "cuda")
+    with pytest.raises(ValueError, match=r"this worker shows 1 GPU\(s\); the job asks for 2"):
+        check_devices(2, "cuda")
 
 
 @pytest.mark.parametrize("on_disk", [False, True])

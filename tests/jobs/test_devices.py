@@ -90,3 +90,34 @@ def test_a_two_process_job_matches_the_one_process_job(user, planted_dataset, cl
     client.force_login(user)
     facts = client.get(reverse("jobs:detail", args=[two.pk])).content.decode().split('id="summary"')[1].split("</table>")[0]
     assert "2 (one process each, DistributedDataParallel)" in facts and "per device" in facts
+
+
+def rank_processes(workdir) -> list[int]:
+    """Pids of live rank processes of the job whose folder is ``workdir`` (their command line names its spec)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmdline = open(f"/proc/{entry}/cmdline", "rb").read().decode(errors="replace")
+            except OSError:
+                continue
+            if "mlcore.distributed" in cmdline and str(workdir) in cmdline:
+                pids.append(int(entry))
+    return pids
+
+
+@pytest.mark.slow
+@pytest.mark.worker
+def test_a_two_process_job_on_a_real_worker_reports_progress_and_cancel_stops_both_ranks(user, planted_dataset, start_worker):
+    from tests.conftest import wait_for
+
+    start_worker()
+    job = services.submit_job(owner=user, dataset=planted_dataset, algorithm="lr",
+                              params={"epochs": 200, "patience": 200, "batch_size": 16, "devices": 2},
+                              device_preference="cpu")
+    wait_for(lambda: Job.objects.get(pk=job.pk).progress > 0.002, 90, message="rank 0's progress to reach the job")
+    assert len(rank_processes(job.workdir)) == 2
+    services.cancel_job(Job.objects.get(pk=job.pk))
+    done = wait_for(lambda: (j := Job.objects.get(pk=job.pk)).is_terminal and j, 30, message="the job to stop")
+    assert done.status == "cancelled" and "training on 2 CPU processes" in done.log_tail
+    wait_for(lambda: not rank_processes(job.workdir), 10, message="both ranks to exit")

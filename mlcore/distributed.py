@@ -155,6 +155,7 @@ class ShardedSource:
             if leftover is not None:
                 parts.insert(0, leftover)
             buffer = {key: torch.cat([p[key] for p in parts]) for key in parts[0]}
+            del parts  # one buffer at a time, not the pieces it was built from
             size = len(next(iter(buffer.values())))
             perm = torch.randperm(size, generator=local)
             pos = 0
@@ -166,6 +167,7 @@ class ShardedSource:
                     self.on_batch(self.rank, self.epoch, batch)
                 yield batch
             leftover = take(buffer, perm[pos:]) if pos < size else None
+            del buffer, perm
         if k != steps or leftover is not None:  # pragma: no cover - a planning error, never data-dependent
             raise RuntimeError(f"rank {self.rank} cut {k} of {steps} batches")
 

@@ -191,7 +191,8 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
     evaluate = CtrEvaluate(monitor, config.eval_batch_size)
     callbacks = {"progress": ctx.progress, "log": ctx.log, "check_cancelled": ctx.check_cancelled}
     if devices > 1:  # one process per device (mlcore/distributed.py); devices=1 trains right here
-        run = fit_distributed(model, train, valid, loss_fn=ctr_loss, evaluate=evaluate, config=config, devices=devices,
+        shards = train if data.path == "stream" else data.store["train"]  # each rank reads only its pieces
+        run = fit_distributed(model, shards, valid, loss_fn=ctr_loss, evaluate=evaluate, config=config, devices=devices,
                               device_type=device.type, workdir=ctx.workdir,
                               timeout_s=ctx.extra.get("ddp_timeout_s", DEFAULT_TIMEOUT_S), **callbacks)
         result, per_device = run.result, float(np.mean(run.samples_per_s_per_rank))

@@ -98,8 +98,9 @@ class ShardedSource:
     ``r`` takes pieces ``order[r::world]``, so the ranks' rows are disjoint and together cover every
     row exactly once per epoch. Within its share a rank shuffles like the store does (``buffer_pieces``
     pieces read at a time, rows permuted with a rank-specific generator). Every rank yields the same
-    number of batches (the smallest share divided by ``batch_size``, rounded up; larger shares make
-    batches a row or so bigger), so the ranks' all-reduces pair up and no rank waits at an epoch's end.
+    number of batches, the same every epoch (the smallest possible share divided by ``batch_size``,
+    rounded up; larger shares make batches a row or so bigger), so the ranks' all-reduces pair up and
+    no rank waits at an epoch's end.
     ``on_batch(rank, epoch, batch)`` is a test hook called before each batch is yielded (epochs count
     from 1 in each process).
     """
@@ -113,9 +114,12 @@ class ShardedSource:
         self.on_batch = on_batch
         self.epoch = 0
         self.bounds = shard_plan(len(self.source), world, self.piece_rows)
+        sizes = np.sort(np.diff(self.bounds))
+        self.min_share = int(sizes[:len(sizes) // world].sum())  # no rank's share is ever smaller
 
     def __len__(self) -> int:
-        return len(self.source) // self.world
+        """The smallest share's rows: ``ceil(len / batch_size)`` is the number of batches every rank yields."""
+        return self.min_share
 
     def __contains__(self, key: str) -> bool:
         return key in self.source
@@ -143,10 +147,10 @@ class ShardedSource:
         epoch_seed = int(torch.randint(0, 2**62, (1,), generator=generator))
         self.epoch += 1
         shares = self.pieces(epoch_seed)
-        sizes = [int(sum(self.bounds[i + 1] - self.bounds[i] for i in share)) for share in shares]
-        steps = max(1, -(-min(sizes) // batch_size))
         mine = shares[self.rank]
-        batch_sizes = [len(part) for part in np.array_split(np.arange(sizes[self.rank]), steps)]
+        steps = max(1, -(-self.min_share // batch_size))
+        n_mine = int(sum(self.bounds[i + 1] - self.bounds[i] for i in mine))
+        batch_sizes = [len(part) for part in np.array_split(np.arange(n_mine), steps)]
         local = torch.Generator().manual_seed(epoch_seed + 1 + self.rank)
         leftover: TensorTable | None = None
         k = 0

@@ -215,3 +215,43 @@ def test_every_rank_resumes_from_the_checkpoint(tmp_path, one_torch_thread):
     assert sorted(by_epoch) == [1, 2]  # this run's epochs 1-2 are the job's epochs 2-3
     assert all(sorted(rows) == list(range(3000)) for rows in by_epoch.values())
     assert run.result.best_valid["auc"] > 0.85
+
+
+def train_for_long(folder: str) -> None:
+    """Run by the parent-death test in its own process: a 2-rank run that would take minutes."""
+    fit_distributed(TinyNet(), table(3000, 1), table(300, 2), loss_fn=bce, evaluate=valid_auc,
+                    config=TrainConfig(epochs=200, batch_size=16, lr=0.01, patience=200, amp=False), devices=2,
+                    workdir=Path(folder) / "job", threads=1, piece_rows=250, batch_hook=Recorder(Path(folder)))
+
+
+@pytest.mark.slow
+def test_ranks_exit_when_the_job_process_dies(tmp_path):
+    import subprocess
+    import sys
+
+    parent = subprocess.Popen([sys.executable, "-c", "import sys; from tests.mlcore.test_distributed import "
+                               "train_for_long; train_for_long(sys.argv[1])", str(tmp_path)],
+                              env=dict(os.environ, OMP_NUM_THREADS="1"), cwd=Path(__file__).resolve().parents[2])
+    try:
+        deadline = time.monotonic() + 50
+        while not all((tmp_path / f"rank{r}.pid").exists() for r in range(2)):
+            assert time.monotonic() < deadline and parent.poll() is None, "the ranks did not start"
+            time.sleep(0.2)
+        pids = [int((tmp_path / f"rank{r}.pid").read_text()) for r in range(2)]
+    finally:
+        parent.kill()  # SIGKILL: the job process gets no chance to stop its ranks
+        parent.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    while alive and time.monotonic() < deadline:
+        alive = [pid for pid in pids if _alive(pid)]
+        time.sleep(0.2)
+    assert not alive, "ranks kept running after their job process died"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"  # a zombie has exited
+    except FileNotFoundError:
+        return False

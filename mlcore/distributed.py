@@ -332,7 +332,7 @@ def fit_distributed(model: nn.Module, train: BatchSource | TensorTable, valid: B
                 "config": config, "world": devices, "device_type": device_type, "port": free_port(),
                 "timeout_s": float(timeout_s), "threads": threads, "workdir": Path(workdir), "folder": str(folder),
                 "piece_rows": piece_rows, "batch_hook": batch_hook, "parent_pid": os.getpid()}, spec_path)
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), OMP_NUM_THREADS=str(threads),
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p or os.getcwd() for p in sys.path), OMP_NUM_THREADS=str(threads),
                TORCH_THREADS=str(threads))
     log(f"training on {devices} {'GPUs' if device_type == 'cuda' else 'CPU processes'} "
         f"(DistributedDataParallel, {'NCCL' if device_type == 'cuda' else 'Gloo'}), "

@@ -192,6 +192,9 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
     callbacks = {"progress": ctx.progress, "log": ctx.log, "check_cancelled": ctx.check_cancelled}
     if devices > 1:  # one process per device (mlcore/distributed.py); devices=1 trains right here
         shards = train if data.path == "stream" else data.store["train"]  # each rank reads only its pieces
+        if data.path == "memory":
+            ctx.log("each device reads its own pieces of the training split from the encoded store (shuffled "
+                    "fully within its share), not the in-memory copy")
         run = fit_distributed(model, shards, valid, loss_fn=ctr_loss, evaluate=evaluate, config=config, devices=devices,
                               device_type=device.type, workdir=ctx.workdir,
                               timeout_s=ctx.extra.get("ddp_timeout_s", DEFAULT_TIMEOUT_S), **callbacks)

@@ -255,6 +255,11 @@ JOB_SUBMIT_RETRY_SECONDS = float(os.environ.get("JOB_SUBMIT_RETRY_SECONDS", "10"
 JOB_MIN_FREE_MB = float(os.environ.get("JOB_MIN_FREE_MB", "100"))
 JOB_LOG_TAIL_LINES = int(os.environ.get("JOB_LOG_TAIL_LINES", "300"))
 TORCH_THREADS = int(os.environ.get("TORCH_THREADS", "0"))  # 0: PyTorch's default
+# Multi-device jobs (a CTR job's `devices` parameter, README "Multi-device jobs"): at most JOB_MAX_DEVICES
+# per job; a job asking for N > 1 GPUs goes to the queue "<JOB_QUEUE_GPU>-x<N>" (gpu-x2, ...), which only
+# workers on hosts with at least N GPUs consume. A rank gives up on a collective after JOB_DDP_TIMEOUT_SECONDS.
+JOB_MAX_DEVICES = int(os.environ.get("JOB_MAX_DEVICES", "8"))
+JOB_DDP_TIMEOUT_SECONDS = float(os.environ.get("JOB_DDP_TIMEOUT_SECONDS", "600"))
 
 # --- REST API --------------------------------------------------------------------------------
 REST_FRAMEWORK = {

@@ -260,7 +260,8 @@ def _run(job: Job, reporter: JobReporter, hostname: str, pid: int) -> str | None
         ctx = RunContext(
             params=dict(job.params), roles=dataset.roles, read_table=table.read, table=table, workdir=job.workdir,
             device=device, progress=reporter.progress, log=reporter.log, check_cancelled=reporter.check_cancelled,
-            extra={"job_id": job.pk, "dataset_name": dataset.name, "dataset_columns": dataset.columns},
+            extra={"job_id": job.pk, "dataset_name": dataset.name, "dataset_columns": dataset.columns,
+                   "ddp_timeout_s": settings.JOB_DDP_TIMEOUT_SECONDS},
         )
         with checkpoints.on_written(reporter.checkpoint_written):
             result = algorithm.run(ctx)

@@ -161,5 +161,7 @@ def live_workers() -> QuerySet[Worker]:
     return Worker.objects.filter(online=True, last_seen__gte=cutoff)
 
 
-def gpu_worker_available() -> bool:
-    return any(w.has_cuda and settings.JOB_QUEUE_GPU in w.queues for w in live_workers())
+def gpu_worker_available(queue: str | None = None) -> bool:
+    """Whether a live worker with CUDA consumes ``queue`` (default: the one-GPU queue)."""
+    queue = queue or settings.JOB_QUEUE_GPU
+    return any(w.has_cuda and queue in w.queues for w in live_workers())

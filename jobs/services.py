@@ -57,6 +57,8 @@ def submit_job(*, owner, dataset: Dataset, algorithm: str, params: dict | None =
         clean = algo.validate_request(params, dataset.roles)
     except ParamError as exc:
         raise JobError(exc.errors) from None
+    if int(clean.get("devices", 1)) > settings.JOB_MAX_DEVICES:
+        raise JobError({"devices": f"at most {settings.JOB_MAX_DEVICES} devices per job on this installation"})
     job = retry_db(lambda: Job.objects.create(
         owner=owner, dataset=dataset, kind=algo.kind, algorithm=algo.key, params=clean, name=name.strip(),
         device_preference=device_preference,
@@ -83,13 +85,30 @@ def rerun_job(job: Job, *, owner) -> Job:
                       name=job.name, device_preference=job.device_preference)
 
 
-def choose_queue(device_preference: str) -> str:
-    """Route to the GPU queue when asked, or (on auto) when a live worker with CUDA serves it."""
+def gpu_queue(devices: int = 1) -> str:
+    """The queue of jobs needing ``devices`` GPUs: ``gpu`` for one, ``gpu-x<N>`` for more. Only a worker
+    on a host with at least N GPUs consumes ``gpu-x<N>`` (one job at a time), so it takes such a job
+    only when it has the devices free; a worker that has fewer fails the job saying so."""
+    return settings.JOB_QUEUE_GPU if devices <= 1 else f"{settings.JOB_QUEUE_GPU}-x{devices}"
+
+
+def queue_devices(queue: str) -> int:
+    """GPUs a job on ``queue`` asks for (the inverse of :func:`gpu_queue`; 0 for a CPU queue)."""
+    prefix = f"{settings.JOB_QUEUE_GPU}-x"
+    if queue == settings.JOB_QUEUE_GPU:
+        return 1
+    return int(queue[len(prefix):]) if queue.startswith(prefix) and queue[len(prefix):].isdigit() else 0
+
+
+def choose_queue(device_preference: str, devices: int = 1) -> str:
+    """Route to the GPU queue for ``devices`` GPUs when asked, or (on auto) when a live worker with CUDA
+    serves it; else the CPU queue (where a multi-device job trains on ``devices`` CPU processes)."""
     if device_preference == Job.DevicePreference.CPU:
         return settings.JOB_QUEUE_CPU
+    queue = gpu_queue(devices)
     if device_preference == Job.DevicePreference.GPU:
-        return settings.JOB_QUEUE_GPU
-    return settings.JOB_QUEUE_GPU if gpu_worker_available() else settings.JOB_QUEUE_CPU
+        return queue
+    return queue if gpu_worker_available(queue) else settings.JOB_QUEUE_CPU
 
 
 def enqueue_job(job_id: int) -> bool:
@@ -104,7 +123,7 @@ def enqueue_job(job_id: int) -> bool:
         job = Job.objects.get(pk=job_id)
         if job.is_terminal:
             return False
-        queue = choose_queue(job.device_preference)
+        queue = choose_queue(job.device_preference, int((job.params or {}).get("devices", 1)))
         task_id = str(uuid.uuid4())
         Job.objects.filter(pk=job_id).update(queue=queue, celery_task_id=task_id, enqueued_at=timezone.now())
         run_job.apply_async(args=[job_id], queue=queue, task_id=task_id)

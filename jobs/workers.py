@@ -32,6 +32,12 @@ def _cuda() -> tuple[bool, str]:
     return False, ""
 
 
+def _gpu_count() -> int:
+    import torch
+
+    return torch.cuda.device_count()
+
+
 @celeryd_after_setup.connect
 def remember_queues(sender, instance, **kwargs) -> None:
     _state["queues"] = sorted(instance.app.amqp.queues.consume_from.keys())
@@ -41,6 +47,7 @@ def remember_queues(sender, instance, **kwargs) -> None:
 def register_worker(sender, **kwargs) -> None:
     from .models import Worker
     from .reconciler import reconcile
+    from .services import queue_devices
 
     hostname = sender.hostname
     has_cuda, device_name = _cuda()
@@ -48,6 +55,11 @@ def register_worker(sender, **kwargs) -> None:
     if settings.JOB_QUEUE_GPU in queues and not has_cuda:
         logger.error("worker %s consumes the %s queue but has no CUDA device; jobs will not be routed to it",
                      hostname, settings.JOB_QUEUE_GPU)
+    gpus = _gpu_count() if has_cuda else 0
+    for queue in queues:
+        if queue_devices(queue) > max(gpus, 1):
+            logger.error("worker %s consumes %s but shows %d GPU(s); the jobs it takes from there will fail",
+                         hostname, queue, gpus)
     now = timezone.now()
     Worker.objects.update_or_create(
         hostname=hostname,

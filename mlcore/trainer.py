@@ -67,7 +67,7 @@ def fit(model: nn.Module, train: TensorTable | BatchSource, valid: TensorTable |
         loss_fn: Callable[[nn.Module, TensorTable], torch.Tensor],
         evaluate: Callable[[nn.Module, TensorTable], dict[str, float]],
         config: TrainConfig, device: torch.device, workdir: Path | None = None,
-        progress=None, log=None, check_cancelled=None) -> FitResult:
+        progress=None, log=None, check_cancelled=None, write_checkpoint: bool = True) -> FitResult:
     """Train ``model`` and return its history; on return the model holds the best epoch's weights.
 
     ``train`` and ``valid`` are tensors in memory or any :class:`mlcore.batching.BatchSource` (an
@@ -84,6 +84,8 @@ def fit(model: nn.Module, train: TensorTable | BatchSource, valid: TensorTable |
     After every epoch a checkpoint (model, optimiser, scheduler, scaler, RNG, history, best state)
     is written atomically to ``workdir/checkpoint.pt``; a later call with the same workdir resumes
     from the next epoch, which is how a job re-delivered after a worker death continues.
+    ``write_checkpoint=False`` still resumes from it but never writes it (the ranks after the first
+    of a multi-device run, see ``mlcore/distributed.py``).
     """
     progress = progress or (lambda fraction, phase: None)
     log = log or (lambda message: None)
@@ -170,7 +172,7 @@ def fit(model: nn.Module, train: TensorTable | BatchSource, valid: TensorTable |
             bad_epochs += 1
         log(f"epoch {epoch}: train loss {row['train_loss']:.5f}, "
             + ", ".join(f"valid {k} {v:.5f}" for k, v in metrics.items()) + f", {row['samples_per_s']:,.0f} samples/s")
-        if checkpoint:
+        if checkpoint and write_checkpoint:
             _save_atomic(checkpoint, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(), "generator": generator.get_state(), "torch_rng": torch.get_rng_state(),

@@ -25,6 +25,8 @@ COMMON = (
     Param("valid_frac", "float", 0.1, "Share of rows for validation (early stopping).", min=0.01, max=0.5),
     Param("test_frac", "float", 0.1, "Share of rows held out for the reported metrics.", min=0.01, max=0.5),
     Param("seed", "int", 2024, "Random seed for the split, initialisation and shuffling.", min=0, max=2**31 - 1),
+    Param("devices", "int", 1, "Devices to train on at once (GPUs on a GPU worker, processes on CPU), one process each "
+          "with DistributedDataParallel; at most the installation's JOB_MAX_DEVICES.", min=1, max=64),
 )
 DEEP = (
     Param("embedding_dim", "int", 16, "Size of each field's embedding.", min=1, max=256),

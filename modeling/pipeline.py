@@ -17,6 +17,7 @@ from torch import nn
 from mlcore.api import DataError, ParamError, RunContext, RunResult
 from mlcore.batching import column, head, table_len, take, to_device
 from mlcore.device import select_device
+from mlcore.distributed import DEFAULT_TIMEOUT_S, check_devices, fit_distributed
 from mlcore.metrics import auc, binary_report, calibration, gauc, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
 
@@ -105,6 +106,23 @@ def longtail_metrics(y: np.ndarray, prob: np.ndarray, lengths: np.ndarray, users
     return out
 
 
+class CtrEvaluate:
+    """Validation metrics of a net (AUC, log-loss, and GAUC when it is the monitor), on the net's device.
+
+    A class rather than a closure so a multi-device run can hand it to its processes."""
+
+    def __init__(self, monitor: str, batch_size: int):
+        self.monitor, self.batch_size = monitor, batch_size
+
+    def __call__(self, net: nn.Module, table) -> dict[str, float]:
+        prob = predict(net, table, next(net.parameters()).device, self.batch_size)
+        y = column(table, "label")
+        metrics = {"auc": auc(y, prob), "logloss": logloss(y, prob)}
+        if self.monitor == "gauc":
+            metrics["gauc"] = gauc(y, prob, column(table, "user"))
+        return metrics
+
+
 def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> RunResult:
     p = ctx.params
     check_split(p)
@@ -112,6 +130,11 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
         if name in p:
             parse_hidden_units(p[name], name)
     device = select_device(ctx.device)
+    devices = int(p.get("devices", 1))
+    try:
+        check_devices(devices, device.type)
+    except ValueError as exc:
+        raise ParamError({"devices": str(exc)}) from None
     allowed = SEQUENCE_ROLES if sequence else TABULAR_ROLES  # tabular nets read no sequences
     roles = {c: r for c, r in ctx.roles.items() if r in allowed}
     used = list(roles)
@@ -158,16 +181,23 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
                          embedding_l2=p["embedding_l2"], patience=p["patience"], seed=p["seed"], monitor=monitor,
                          monitor_mode="min" if monitor == "logloss" else "max")
 
-    def evaluate(net: nn.Module, table) -> dict[str, float]:
-        prob = predict(net, table, device, config.eval_batch_size)
-        y = column(table, "label")
-        metrics = {"auc": auc(y, prob), "logloss": logloss(y, prob)}
-        if monitor == "gauc":
-            metrics["gauc"] = gauc(y, prob, column(table, "user"))
-        return metrics
-
-    result = fit(model, train, valid, loss_fn=ctr_loss, evaluate=evaluate, config=config, device=device,
-                 workdir=ctx.workdir, progress=ctx.progress, log=ctx.log, check_cancelled=ctx.check_cancelled)
+    evaluate = CtrEvaluate(monitor, config.eval_batch_size)
+    callbacks = {"progress": ctx.progress, "log": ctx.log, "check_cancelled": ctx.check_cancelled}
+    if devices > 1:  # one process per device (mlcore/distributed.py); devices=1 trains right here
+        shards = train if data.path == "stream" else data.store["train"]  # each rank reads only its pieces
+        if data.path == "memory":
+            ctx.log("each device reads its own pieces of the training split from the encoded store (shuffled "
+                    "fully within its share), not the in-memory copy")
+        run = fit_distributed(model, shards, valid, loss_fn=ctr_loss, evaluate=evaluate, config=config, devices=devices,
+                              device_type=device.type, workdir=ctx.workdir,
+                              timeout_s=ctx.extra.get("ddp_timeout_s", DEFAULT_TIMEOUT_S), **callbacks)
+        result, per_device = run.result, float(np.mean(run.samples_per_s_per_rank))
+        model.to(device)
+        ctx.log(f"{devices} devices: {per_device:,.0f} samples/s per device, {result.samples_per_second:,.0f} in all")
+    else:
+        result = fit(model, train, valid, loss_fn=ctr_loss, evaluate=evaluate, config=config, device=device,
+                     workdir=ctx.workdir, **callbacks)
+        per_device = result.samples_per_second
     ctx.progress(1.0, "testing on held-out rows")
     prob = predict(model, test, device, config.eval_batch_size)
     y = column(test, "label")
@@ -190,7 +220,8 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
         curves={"roc": roc_curve(y, prob), "calibration": calibration(y, prob), "history": result.history},
         artifact=artifact,
         summary={"split_method": method, "params_count": n_params, "samples_per_s": round(result.samples_per_second, 1),
-                 "device": str(device), **data.sizes, "train_data_path": data.path,
+                 "device": str(device), "devices": devices, "samples_per_s_per_device": round(per_device, 1),
+                 **data.sizes, "train_data_path": data.path,
                  "best_epoch": result.best_epoch, "stopped_early": result.stopped_early, "monitor": monitor,
                  "resumed_from": result.resumed_from, **item_info, **latency, **diagnostics},
     )

@@ -53,7 +53,7 @@ def _count(n: float) -> str:
 
 
 FACT_KEYS = ("params_count", "samples_per_s", "inference_ms_per_batch", "inference_rows_per_s",
-             "inference_ms_per_1k", "inference_batch_size")
+             "inference_ms_per_1k", "inference_batch_size", "devices", "samples_per_s_per_device")
 
 
 @register.filter
@@ -66,9 +66,15 @@ def run_facts(summary) -> list[tuple[str, str, str]]:
     params = _number(summary.get("params_count"))
     if params is not None:
         rows.append(("params_count", "Parameters", _count(params)))
-    speed = _number(summary.get("samples_per_s"))
+    speed, devices = _number(summary.get("samples_per_s")), _number(summary.get("devices"))
+    per_device = _number(summary.get("samples_per_s_per_device"))
+    if devices is not None:
+        rows.append(("devices", "Devices", f"{devices:,.0f}" + (" (one process each, DistributedDataParallel)" if devices > 1 else "")))
     if speed is not None:
-        rows.append(("samples_per_s", "Training speed", f"{speed:,.0f} samples/s"))
+        text = f"{speed:,.0f} samples/s"
+        if devices is not None and devices > 1 and per_device is not None:
+            text += f" in all · {per_device:,.0f} per device"
+        rows.append(("samples_per_s", "Training speed", text))
     per_batch = _number(summary.get("inference_ms_per_batch"))
     if per_batch is not None:
         size = _number(summary.get("inference_batch_size"))

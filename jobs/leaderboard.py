@@ -65,3 +65,46 @@ def leaderboard(jobs: Iterable[Job]) -> tuple[list[Column], list[Job]]:
         return (0, value if first.lower_is_better else -value)
 
     return columns, sorted(runs, key=rank)
+
+
+# --- reference rows: what no learning already gets ---------------------------------------------------
+
+REFERENCE_LABELS = {"item_ctr": "Reference (untrained): item popularity",
+                    "user_like_rate": "Reference (untrained): user's past like-rate"}
+# Runs of these algorithms are references, not contenders: marked so in the leaderboard.
+REFERENCE_ALGORITHMS = {"s_learner": "Reference: S-learner", "text_similarity": "Reference (untrained): text similarity"}
+RANDOM_UPLIFT = {"sklift_qini_ctcvr": 0.0, "sklift_qini_ctr": 0.0, "sklift_auuc_ctcvr": 0.0, "sklift_auuc_ctr": 0.0}
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    """A leaderboard row no model produced: a heuristic's metrics, labelled as such."""
+
+    label: str
+    metrics: dict
+    source: Job | None = None  # the run whose held-out rows it was computed on
+
+
+def reference_rows(runs: Iterable[Job]) -> list[ReferenceRow]:
+    """Untrained references for these runs' dataset.
+
+    CTR: the heuristics the newest succeeded CTR run stored in ``summary["references"]`` (computed
+    on its own test rows from its own training rows). Uplift: a random ranking, whose normalised
+    Qini and AUUC are 0 by definition. (S-learner and text-similarity runs are marked in place, see
+    :func:`reference_label`.)
+    """
+    runs = [j for j in runs if j.status == Job.Status.SUCCEEDED and j.metrics]
+    rows: list[ReferenceRow] = []
+    ctr = [j for j in runs if (j.summary or {}).get("references")]
+    if ctr:
+        newest = max(ctr, key=lambda j: (j.finished_at is not None, j.finished_at, j.pk))
+        for name, metrics in newest.summary["references"].items():
+            rows.append(ReferenceRow(REFERENCE_LABELS.get(name, f"Reference (untrained): {name}"), metrics, newest))
+    if any(j.kind == "uplift" for j in runs):
+        rows.append(ReferenceRow("Reference: random ranking (Qini and AUUC 0 by definition)", dict(RANDOM_UPLIFT)))
+    return rows
+
+
+def reference_label(job: Job) -> str:
+    """"Reference: ..." for a run of a reference algorithm, else ""."""
+    return REFERENCE_ALGORITHMS.get(job.algorithm, "")

@@ -37,6 +37,7 @@ from .item_side import ITEM_TABLE_PARAM, ItemEmbeddingLookup, WithItemSide, atta
 from .nets.suan import SUAN, LightSUAN
 from .pipeline import inference_latency, parse_hidden_units
 from .schema import FeatureSchema
+from .references import heuristic_references
 from .split import split_frame
 
 SEQUENCE_ROLES = ("label", "categorical", "numeric", "user_id", "item_id", "timestamp", "split", "sequence")
@@ -81,7 +82,7 @@ class SequenceData:
     valid: dict
     test: dict
     lookup: ItemEmbeddingLookup | None
-    sizes: dict[str, int]
+    sizes: dict[str, Any]  # row counts, item-side facts and the untrained references: all go to the summary
 
 
 def prepare_sequence_data(ctx: RunContext) -> SequenceData:
@@ -111,7 +112,8 @@ def prepare_sequence_data(ctx: RunContext) -> SequenceData:
     schema, lookup, item_info = attach_item_side(ctx.extra.get("item_embeddings"), encoder, tables,
                                                  [train_df, valid_df, test_df], schema, p["max_len"], ctx.log)
     return SequenceData(encoder, schema, *tables, lookup,
-                        {"n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df), **item_info})
+                        {"n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df), **item_info,
+                         "references": heuristic_references(train_df, test_df, roles)})  # untrained, same rows
 
 
 def batch_latency_ms(model: nn.Module, table: dict, device: torch.device, batch_size: int, repeats: int = 7) -> float:

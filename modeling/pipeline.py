@@ -19,6 +19,7 @@ from mlcore.batching import table_len, take, to_device
 from mlcore.device import select_device
 from mlcore.metrics import auc, binary_report, calibration, gauc, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
+from modeling.references import heuristic_references
 
 from .features import EncoderConfig, FeatureEncoder
 from .item_side import WithItemSide, attach_item_side
@@ -136,6 +137,7 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
     if sequence:
         enc_config.max_len = p["max_len"]
         enc_config.seq_sep = detect_separator(train_df, [c for c, r in roles.items() if r == "sequence"])
+    references = heuristic_references(train_df, test_df, roles, sep=enc_config.seq_sep)  # untrained, same rows
     encoder = FeatureEncoder.fit(train_df, roles, enc_config)
     train, valid, test = (encoder.transform(d) for d in (train_df, valid_df, test_df))
     schema = encoder.schema
@@ -192,7 +194,7 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
         summary={"params_count": n_params, "samples_per_s": round(result.samples_per_second, 1), "device": str(device),
                  "n_train": len(train_df), "n_valid": len(valid_df), "n_test": len(test_df),
                  "best_epoch": result.best_epoch, "stopped_early": result.stopped_early, "monitor": monitor,
-                 "resumed_from": result.resumed_from, **item_info, **latency, **diagnostics},
+                 "resumed_from": result.resumed_from, "references": references, **item_info, **latency, **diagnostics},
     )
 
 

@@ -76,7 +76,8 @@ def test_uplift_model_ranks_rows_by_the_true_click_effect(key, chain, tmp_path, 
     ctx = RunContext(params=params, roles=synthetic_roles(chain), workdir=tmp_path,
                      read_table=lambda columns=None: chain[columns] if columns else chain)
     metrics = train_uplift(ctx, key).metrics
-    assert metrics["spearman_true_ctr_arm1"] >= MIN_SPEARMAN, metrics["spearman_true_ctr_arm1"]
+    spearman = metrics.get("spearman_true_ctr_arm1", float("nan"))  # NaN (left out) for a constant ranking
+    assert spearman >= MIN_SPEARMAN, spearman
     assert metrics["sklift_qini_ctr_arm1_low"] > 0  # the bootstrap interval clears random (Qini 0)
 
 

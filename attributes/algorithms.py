@@ -18,6 +18,10 @@ _COMMON = (
     Param("text_encoder", "choice", "tfidf", choices=("tfidf", "minilm", "auto"),
           help="tfidf: character n-grams, best on values written in the title (measured on "
                "OA-Mine); minilm: all-MiniLM-L6-v2 sentence embeddings; auto: minilm if installed"),
+    Param("vocabulary", "str", "",
+          help="values the model may propose although no training product carries them, one "
+               "attribute per line or `;`: `Color: red | navy blue`. Candidates are otherwise "
+               "only the values of the training products"),
 )
 
 HYPERPAVE_PARAMS = _COMMON + (

@@ -69,7 +69,7 @@ class MultiLabelClassifier:
                                requires_grad=True)  # (S,)
         optimiser = torch.optim.Adam([self.weight, self.bias], lr=self.lr)
         valid_truth = truth_matrix(catalogue, split.valid_products)
-        valid_allowed = allowed_matrix(catalogue, split.valid_products)
+        valid_allowed = allowed_matrix(catalogue, split, split.valid_products)
         best, best_state, history = -1.0, None, []
         for epoch in range(1, self.max_epochs + 1):
             check_cancelled()

@@ -9,8 +9,11 @@ Protocols (spec 1.7 and 3.3, re-implemented cleanly rather than ported):
   may not have been seen on training products.
 
 Evaluation ranks, for every evaluated product, every candidate aspect of its category (all other
-candidates are the negatives: full ranking, as in the reference code), and decides with the top
-value per attribute when its score passes a threshold chosen on validation.
+candidates are the negatives: full ranking, as in the reference code), and decides, per
+attribute, every value whose score passes that attribute's threshold chosen on validation.
+Candidates come from the training products and the analyst's vocabulary only
+(:func:`~attributes.hypergraph.candidate_matrix`); a held-out label that is not a candidate still
+counts as a positive, one no ranking can find.
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from attributes.hypergraph import Catalogue
+from attributes.hypergraph import Catalogue, candidate_matrix
 
 RANK_KS = (1, 5, 10)
 
@@ -37,6 +40,7 @@ class Split:
     test_products: np.ndarray
     train_links: np.ndarray  # (L, 2) product, aspect
     seen_aspects: np.ndarray  # (A,) bool: has a training link
+    allowed: np.ndarray  # (C, A) bool: candidates from training links + vocabulary only
 
     def part_of(self, num_products: int) -> np.ndarray:
         """``(P,)`` names: train / valid / test, or unlabelled for products in none."""
@@ -54,7 +58,8 @@ def _finish_split(catalogue: Catalogue, protocol: str, seed: int, valid: np.ndar
     train_links = catalogue.links[np.isin(catalogue.links[:, 0], train)]
     seen = np.zeros(catalogue.num_aspects, dtype=bool)
     seen[train_links[:, 1]] = True
-    return Split(protocol, seed, train, np.sort(valid), np.sort(test), train_links, seen)
+    return Split(protocol, seed, train, np.sort(valid), np.sort(test), train_links, seen,
+                 candidate_matrix(catalogue, train_links))
 
 
 def zero_shot_split(catalogue: Catalogue, seed: int, *, share: float = 0.15,
@@ -124,9 +129,9 @@ def truth_matrix(catalogue: Catalogue, products: np.ndarray) -> np.ndarray:
     return truth
 
 
-def allowed_matrix(catalogue: Catalogue, products: np.ndarray) -> np.ndarray:
-    """``(n, A)`` bool: the candidate aspects of each product's category."""
-    return catalogue.allowed[catalogue.product_category[products]]
+def allowed_matrix(catalogue: Catalogue, split: Split, products: np.ndarray) -> np.ndarray:
+    """``(n, A)`` bool: the split's candidate aspects of each product's category."""
+    return split.allowed[catalogue.product_category[products]]
 
 
 def _attribute_starts(aspect_attribute: np.ndarray) -> np.ndarray:
@@ -136,46 +141,106 @@ def _attribute_starts(aspect_attribute: np.ndarray) -> np.ndarray:
 
 
 def top_value_per_attribute(scores: np.ndarray, allowed: np.ndarray,
-                            aspect_attribute: np.ndarray) -> np.ndarray:
-    """``(n, A)`` bool: the best-scoring allowed value of each attribute, for every product."""
+                            aspect_attribute: np.ndarray,
+                            max_values: np.ndarray | None = None) -> np.ndarray:
+    """``(n, A)`` bool: the best-scoring allowed values of each attribute, for every product.
+
+    ``max_values`` (``(n_attributes,)`` int, indexed by attribute) says how many values an
+    attribute may take; one each by default (ties keep the first value).
+    """
     masked = np.where(allowed, scores, -np.inf)  # (n, A)
     starts = _attribute_starts(aspect_attribute)
-    best = np.maximum.reduceat(masked, starts, axis=1)  # (n, n_attr)
-    group = np.cumsum(np.r_[False, np.diff(aspect_attribute) != 0])  # (A,) position of attribute
-    is_best = (masked == best[:, group]) & allowed & np.isfinite(masked)
-    # Keep only the first of tied values so each attribute gets at most one.
-    cumulative = np.cumsum(is_best, axis=1)  # (n, A)
-    before_group = np.concatenate([np.zeros((len(masked), 1), dtype=cumulative.dtype),
-                                   cumulative], axis=1)[:, starts]  # (n, n_attr)
-    return is_best & (cumulative - before_group[:, group] == 1)
+    if max_values is None or np.all(max_values[aspect_attribute[starts]] <= 1):
+        best = np.maximum.reduceat(masked, starts, axis=1)  # (n, n_attr)
+        group = np.cumsum(np.r_[False, np.diff(aspect_attribute) != 0])  # (A,) attribute position
+        is_best = (masked == best[:, group]) & allowed & np.isfinite(masked)
+        # Keep only the first of tied values so each attribute gets at most one.
+        cumulative = np.cumsum(is_best, axis=1)  # (n, A)
+        before_group = np.concatenate([np.zeros((len(masked), 1), dtype=cumulative.dtype),
+                                       cumulative], axis=1)[:, starts]  # (n, n_attr)
+        return is_best & (cumulative - before_group[:, group] == 1)
+    chosen = np.zeros(masked.shape, dtype=bool)
+    for begin, stop in zip(starts, np.r_[starts[1:], masked.shape[1]]):
+        block = masked[:, begin:stop]  # (n, values of this attribute)
+        k = int(max_values[aspect_attribute[begin]])
+        top = np.argsort(-block, axis=1, kind="stable")[:, :max(k, 1)]  # (n, k)
+        picked = np.zeros(block.shape, dtype=bool)
+        np.put_along_axis(picked, top, True, axis=1)
+        chosen[:, begin:stop] = picked & np.isfinite(block)
+    return chosen
 
 
-def choose_threshold(scores: np.ndarray, truth: np.ndarray, allowed: np.ndarray,
-                     aspect_attribute: np.ndarray) -> float:
-    """The score cut that maximises micro-F1 of top-value-per-attribute decisions.
+def max_values_per_attribute(catalogue: Catalogue, train_links: np.ndarray) -> np.ndarray:
+    """``(n_attributes,)`` int: the most values one training product carries for each attribute.
 
-    Only the per-attribute winners can be predicted, so their scores sorted descending are every
-    threshold worth trying; F1 at each cut comes from one cumulative sum.
+    1 for a single-valued attribute (a product has one colour), more for a multi-valued one
+    (a product has several features); attributes without training links get 1.
     """
-    winners = top_value_per_attribute(scores, allowed, aspect_attribute)
-    winner_scores = scores[winners]
-    hits = truth[winners]
-    if winner_scores.size == 0 or truth.sum() == 0:
+    n_attr = len(catalogue.attributes)
+    links = np.asarray(train_links, dtype=np.int64).reshape(-1, 2)
+    if not len(links):
+        return np.ones(n_attr, dtype=np.int64)
+    pairs = pd.DataFrame({"p": links[:, 0], "a": catalogue.aspect_attribute[links[:, 1]]})
+    counts = pairs.value_counts().groupby(level="a").max()
+    out = np.ones(n_attr, dtype=np.int64)
+    out[counts.index.to_numpy()] = np.maximum(counts.to_numpy(), 1)
+    return out
+
+
+def _best_cut(winner_scores: np.ndarray, hits: np.ndarray, n_true: int) -> float:
+    """The score cut over ``winner_scores`` that maximises F1 against ``n_true`` positives."""
+    if winner_scores.size == 0 or n_true == 0:
         return 0.0
     order = np.argsort(-winner_scores, kind="stable")
     tp = np.cumsum(hits[order])
-    predicted = np.arange(1, len(order) + 1)
-    f1 = 2 * tp / (predicted + truth.sum())
+    f1 = 2 * tp / (np.arange(1, len(order) + 1) + n_true)
     best = int(np.argmax(f1))
     cut = winner_scores[order]
     # Halfway to the next score, so a tiny shift on test data does not flip the boundary value.
     return float(cut[best] if best + 1 == len(cut) else (cut[best] + cut[best + 1]) / 2)
 
 
+def choose_threshold(scores: np.ndarray, truth: np.ndarray, allowed: np.ndarray,
+                     aspect_attribute: np.ndarray,
+                     max_values: np.ndarray | None = None) -> float:
+    """The one score cut that maximises micro-F1 of the top-values-per-attribute decisions.
+
+    Only the per-attribute winners can be predicted, so their scores sorted descending are every
+    threshold worth trying; F1 at each cut comes from one cumulative sum.
+    """
+    winners = top_value_per_attribute(scores, allowed, aspect_attribute, max_values)
+    return _best_cut(scores[winners], truth[winners], int(truth.sum()))
+
+
+def choose_thresholds(scores: np.ndarray, truth: np.ndarray, allowed: np.ndarray,
+                      aspect_attribute: np.ndarray, max_values: np.ndarray | None = None,
+                      min_labels: int = 5) -> np.ndarray:
+    """``(n_attributes,)`` cuts: per attribute, the F1-best cut on these (validation) labels.
+
+    An attribute with fewer than ``min_labels`` positives here gets the one micro-F1 cut over
+    all attributes, so a rare attribute's rule is not fitted to two or three products.
+    """
+    n_attr = int(aspect_attribute.max()) + 1 if len(aspect_attribute) else 0
+    winners = top_value_per_attribute(scores, allowed, aspect_attribute, max_values)
+    overall = _best_cut(scores[winners], truth[winners], int(truth.sum()))
+    cuts = np.full(n_attr, overall, dtype=float)
+    for a in range(n_attr):
+        cols = aspect_attribute == a
+        n_true = int(truth[:, cols].sum())
+        if n_true >= min_labels:
+            w = winners[:, cols]
+            cuts[a] = _best_cut(scores[:, cols][w], truth[:, cols][w], n_true)
+    return cuts
+
+
 def decide(scores: np.ndarray, allowed: np.ndarray, aspect_attribute: np.ndarray,
-           threshold: float) -> np.ndarray:
-    """``(n, A)`` bool predictions: per attribute, the top value if it scores >= ``threshold``."""
-    return top_value_per_attribute(scores, allowed, aspect_attribute) & (scores >= threshold)
+           threshold: float | np.ndarray, max_values: np.ndarray | None = None) -> np.ndarray:
+    """``(n, A)`` bool predictions: per attribute, its top ``max_values`` values (1 by default)
+    that score at least the threshold (one float, or one per attribute)."""
+    cut = np.asarray(threshold, dtype=float)
+    if cut.ndim:
+        cut = cut[aspect_attribute][None, :]  # (1, A)
+    return top_value_per_attribute(scores, allowed, aspect_attribute, max_values) & (scores >= cut)
 
 
 def _f1(tp: np.ndarray, n_pred: np.ndarray, n_true: np.ndarray) -> np.ndarray:
@@ -189,16 +254,19 @@ def ranking_metrics(scores: np.ndarray, truth: np.ndarray, allowed: np.ndarray,
     ``columns`` (bool ``(A,)``) restricts the ranking to some aspects, e.g. the unseen ones.
     AP is the mean precision at the rank of each positive; recall@k is the share of a product's
     positives in its top k; hit@k is the share of products with a positive in the top k.
+    A positive outside ``allowed`` is never ranked but still counts (precision 0 at its rank),
+    so a candidate list that misses true values costs what it costs the analyst.
     """
     keep = allowed if columns is None else allowed & columns[None, :]
+    positives_all = truth if columns is None else truth & columns[None, :]
     truth = truth & keep
-    rows = truth.any(axis=1)
+    rows = positives_all.any(axis=1)
     if not rows.any():
         return {}
     masked = np.where(keep[rows], scores[rows], -np.inf)  # (n, A)
     order = np.argsort(-masked, axis=1, kind="stable")
     ranked = np.take_along_axis(truth[rows], order, axis=1)  # (n, A) bool by rank
-    positives = ranked.sum(axis=1)  # (n,)
+    positives = positives_all[rows].sum(axis=1)  # (n,) candidates or not
     precision = np.cumsum(ranked, axis=1) / np.arange(1, ranked.shape[1] + 1)  # (n, A)
     metrics = {"map": float(((precision * ranked).sum(axis=1) / positives).mean()),
                "n_products": float(rows.sum())}
@@ -226,17 +294,19 @@ def f1_metrics(predicted: np.ndarray, truth: np.ndarray,
     }
 
 
-def evaluate_scores(catalogue: Catalogue, products: np.ndarray, scores: np.ndarray,
-                    threshold: float, seen_aspects: np.ndarray) -> tuple[dict, dict]:
+def evaluate_scores(catalogue: Catalogue, split: Split, products: np.ndarray, scores: np.ndarray,
+                    threshold: float | np.ndarray,
+                    max_values: np.ndarray | None = None) -> tuple[dict, dict]:
     """Flat headline metrics and per-category / per-attribute breakdowns for one product set.
 
     Headline keys: ``micro_f1, macro_f1, precision, recall, map, recall@k, hit@k`` over all
     aspects, ``unseen_map, unseen_recall@k...`` and ``seen_map...`` over unseen / seen aspects
     only, and ``unseen_decision_recall``: the share of unseen-value labels the decisions recover.
     """
+    seen_aspects = split.seen_aspects
     truth = truth_matrix(catalogue, products)
-    allowed = allowed_matrix(catalogue, products)
-    predicted = decide(scores, allowed, catalogue.aspect_attribute, threshold)
+    allowed = allowed_matrix(catalogue, split, products)
+    predicted = decide(scores, allowed, catalogue.aspect_attribute, threshold, max_values)
     metrics = {**f1_metrics(predicted, truth, catalogue.aspect_attribute),
                **ranking_metrics(scores, truth, allowed)}
     for name, columns in (("seen", seen_aspects), ("unseen", ~seen_aspects)):

@@ -6,8 +6,9 @@ Nodes share one index space: products ``[0, P)``, categories ``[P, P+C)``, aspec
 - ``pa``: one per product with training labels: the product and its *training* aspects.
 - ``cpa``: one per category: the category, all its products, and the aspects of its *training*
   products.
-- ``ca`` (our extension): one per category: the category and its candidate aspects, so a value
-  never seen on a product still has a structural context.
+- ``ca`` (our extension): one per category: the category and its candidate aspects (values on
+  its training products plus the analyst's vocabulary, see :func:`candidate_matrix`), so a
+  value never seen on a product still has a structural context.
 - one type per behaviour kind (``view``, ``buy``, ``session``...): one hyperedge per group of at
   least two catalogue products.
 - every node a type leaves uncovered gets a singleton hyperedge of that type, because a hypergraph
@@ -32,8 +33,9 @@ class Catalogue:
     """Products, categories and the candidate aspect vocabulary as integer indices.
 
     ``links`` holds every known (product, aspect) label; which of them the model may see is
-    decided by the split, never here. ``allowed`` marks the aspects that are candidates for each
-    category (the value vocabulary an analyst would supply; here also every labelled pair).
+    decided by the split, never here. Candidates never come from ``links``: ``vocabulary`` marks
+    the aspects the analyst listed for a category, ``vocabulary_any`` those listed without a
+    category; :func:`candidate_matrix` adds the values of the *training* products.
     """
 
     product_ids: np.ndarray  # (P,) str
@@ -45,7 +47,8 @@ class Catalogue:
     aspect_attribute: np.ndarray  # (A,) int64
     aspect_values: list[str]  # (A,)
     links: np.ndarray  # (L, 2) int64: product, aspect
-    allowed: np.ndarray  # (C, A) bool
+    vocabulary: np.ndarray  # (C, A) bool: listed by the analyst for that category
+    vocabulary_any: np.ndarray  # (A,) bool: listed by the analyst for every category
 
     @property
     def num_products(self) -> int:
@@ -83,33 +86,42 @@ class Catalogue:
 
 
 def encode_catalogue(products: pd.DataFrame, labels: pd.DataFrame,
-                     candidates: pd.DataFrame | None = None) -> Catalogue:
+                     candidates: pd.DataFrame | None = None, *,
+                     oracle_candidates: bool = False) -> Catalogue:
     """Index a normalised catalogue (see :mod:`attributes.io`); vocabularies are sorted.
 
-    ``candidates`` (``category, attribute, value``) adds allowed values that no product carries
-    yet: the zero-shot targets an analyst knows about.
+    ``candidates`` (``attribute, value`` and optionally ``category``) is the analyst's value
+    vocabulary: values that may be proposed even though no training product carries them (the
+    zero-shot targets). A row with an empty or missing category applies to every category.
+    ``oracle_candidates`` adds every labelled (category, value) pair, test products' included,
+    to the vocabulary: the old, optimistic protocol, kept only for comparison.
     """
     products = products.reset_index(drop=True)
     categories = sorted(products["category"].unique())
     product_category = pd.Categorical(products["category"], categories=categories).codes
     labels = labels[labels["product_id"].isin(products["product_id"])]
     cat_of_product = pd.Series(products["category"].to_numpy(), index=products["product_id"])
-    pairs = pd.DataFrame({"category": cat_of_product.reindex(labels["product_id"]).to_numpy(),
-                          "attribute": labels["attribute"].to_numpy(),
-                          "value": labels["value"].to_numpy()})
-    if candidates is not None and len(candidates):
-        pairs = pd.concat([pairs, candidates[["category", "attribute", "value"]]
-                           [candidates["category"].isin(categories)]], ignore_index=True)
+    label_pairs = pd.DataFrame({"category": cat_of_product.reindex(labels["product_id"]).to_numpy(),
+                                "attribute": labels["attribute"].to_numpy(),
+                                "value": labels["value"].to_numpy()})
+    listed = _vocabulary_frame(candidates, categories)
+    if oracle_candidates:
+        listed = pd.concat([listed, label_pairs], ignore_index=True)
+    pairs = pd.concat([label_pairs, listed], ignore_index=True)
     aspects = pairs[["attribute", "value"]].drop_duplicates().sort_values(["attribute", "value"])
     aspects = aspects.reset_index(drop=True)
     attributes = sorted(aspects["attribute"].unique())
     aspect_key = pd.Series(np.arange(len(aspects)),
                            index=pd.MultiIndex.from_frame(aspects[["attribute", "value"]]))
 
-    allowed = np.zeros((len(categories), len(aspects)), dtype=bool)
-    pair_aspect = aspect_key.reindex(pd.MultiIndex.from_frame(pairs[["attribute", "value"]]))
-    pair_cat = pd.Categorical(pairs["category"], categories=categories).codes
-    allowed[pair_cat, pair_aspect.to_numpy()] = True
+    vocabulary = np.zeros((len(categories), len(aspects)), dtype=bool)
+    vocabulary_any = np.zeros(len(aspects), dtype=bool)
+    listed_aspect = aspect_key.reindex(
+        pd.MultiIndex.from_frame(listed[["attribute", "value"]])).to_numpy()
+    everywhere = listed["category"].isna().to_numpy()
+    vocabulary_any[listed_aspect[everywhere]] = True
+    listed_cat = pd.Categorical(listed["category"][~everywhere], categories=categories).codes
+    vocabulary[listed_cat, listed_aspect[~everywhere]] = True
 
     product_lookup = pd.Series(np.arange(len(products)), index=products["product_id"])
     link_product = product_lookup.reindex(labels["product_id"]).to_numpy()
@@ -123,8 +135,67 @@ def encode_catalogue(products: pd.DataFrame, labels: pd.DataFrame,
         aspect_attribute=pd.Categorical(aspects["attribute"], categories=attributes).codes
         .astype(np.int64),
         aspect_values=aspects["value"].tolist(),
-        links=np.unique(links, axis=0) if len(links) else links.reshape(0, 2), allowed=allowed,
+        links=np.unique(links, axis=0) if len(links) else links.reshape(0, 2),
+        vocabulary=vocabulary, vocabulary_any=vocabulary_any,
     )
+
+
+def _vocabulary_frame(candidates: pd.DataFrame | None, categories: list[str]) -> pd.DataFrame:
+    """``category`` (None = every category), ``attribute``, ``value`` rows of the vocabulary."""
+    if candidates is None or not len(candidates):
+        return pd.DataFrame({"category": pd.Series([], dtype=object),
+                             "attribute": pd.Series([], dtype=object),
+                             "value": pd.Series([], dtype=object)})
+    frame = candidates.copy()
+    if "category" not in frame:
+        frame["category"] = None
+    frame = frame[["category", "attribute", "value"]].astype(object)
+    for column in ("attribute", "value"):
+        frame[column] = frame[column].astype(str).str.strip()
+    frame = frame[(frame["attribute"] != "") & (frame["value"] != "")]
+    blank = frame["category"].isna() | (frame["category"].astype(str).str.strip() == "")
+    frame.loc[blank, "category"] = None
+    frame = frame[frame["category"].isna() | frame["category"].isin(categories)]
+    return frame.drop_duplicates().reset_index(drop=True)
+
+
+def parse_vocabulary(text: str) -> pd.DataFrame:
+    """The ``vocabulary`` job parameter as an ``attribute, value`` frame (every category).
+
+    One attribute per line (or per ``;``): ``Color: red | navy blue | green``. Values are split
+    on ``|`` so they may contain commas.
+    """
+    rows = []
+    for entry in str(text or "").replace(";", "\n").splitlines():
+        if not entry.strip():
+            continue
+        attribute, sep, values = entry.partition(":")
+        if not sep or not attribute.strip():
+            raise ValueError(f"vocabulary line {entry.strip()!r} must read `attribute: value | value`")
+        rows += [(attribute.strip(), v.strip()) for v in values.split("|") if v.strip()]
+    return pd.DataFrame(rows, columns=["attribute", "value"])
+
+
+def candidate_matrix(catalogue: Catalogue, train_links: np.ndarray) -> np.ndarray:
+    """``(C, A)`` bool: the values that may be proposed for a product of each category.
+
+    A value is a candidate in a category when a *training* product of that category carries it,
+    when the analyst listed it for that category, or when the analyst listed it without a
+    category: then in every category where its attribute occurs in training (every category when
+    the attribute is new). Held-out products' labels never enter, so a value only test products
+    carry can be found only through the vocabulary, from product text, never from the answers.
+    """
+    cat = catalogue
+    train_links = np.asarray(train_links, dtype=np.int64).reshape(-1, 2)
+    allowed = cat.vocabulary.copy()
+    link_cat = cat.product_category[train_links[:, 0]]
+    allowed[link_cat, train_links[:, 1]] = True
+    n_attr = len(cat.attributes)
+    has_attribute = np.zeros((cat.num_categories, n_attr), dtype=bool)  # (C, n_attr)
+    has_attribute[link_cat, cat.aspect_attribute[train_links[:, 1]]] = True
+    has_attribute[:, ~has_attribute.any(axis=0)] = True  # a new attribute: every category
+    allowed |= cat.vocabulary_any[None, :] & has_attribute[:, cat.aspect_attribute]
+    return allowed
 
 
 @dataclass
@@ -169,8 +240,12 @@ def _incidence(nodes: np.ndarray, edges: np.ndarray, num_nodes: int) -> torch.Te
 
 def build_hypergraph(catalogue: Catalogue, train_links: np.ndarray,
                      groups: pd.DataFrame | None = None,
-                     use_candidate_edges: bool = True) -> AttributeHypergraph:
+                     use_candidate_edges: bool = True,
+                     allowed: np.ndarray | None = None) -> AttributeHypergraph:
     """Build every hyperedge type from ``train_links`` (``(L, 2)`` product, aspect) only.
+
+    ``allowed`` (``(C, A)``) are the split's candidates for the ``ca`` hyperedges, by default
+    :func:`candidate_matrix` of ``train_links``.
 
     ``groups`` (``group_id, product_id, kind``) are behaviour groups, e.g. from
     :func:`groups_from_events` or :func:`groups_from_neighbour_lists`.
@@ -194,7 +269,9 @@ def build_hypergraph(catalogue: Catalogue, train_links: np.ndarray,
         np.concatenate([categories, cat.product_category, cat.product_category[link_p]]), n)
 
     if use_candidate_edges:
-        allowed_c, allowed_a = np.nonzero(cat.allowed)
+        if allowed is None:
+            allowed = candidate_matrix(cat, train_links)
+        allowed_c, allowed_a = np.nonzero(allowed)
         incidence["ca"] = _incidence(
             np.concatenate([cat.category_node(categories), cat.aspect_node(allowed_a)]),
             np.concatenate([categories, allowed_c]), n)

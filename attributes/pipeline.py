@@ -14,8 +14,11 @@ no label has one row with empty attribute and value. Column roles:
 ====================  ==================================================================
 
 ``ctx.extra`` may carry ``groups`` (a ``group_id, product_id, kind`` frame of behaviour groups:
-sessions, co-view lists), ``candidates`` (a ``category, attribute, value`` frame of allowed values
-no product carries yet) and ``text_cache_dir``.
+sessions, co-view lists), ``candidates`` (an ``attribute, value`` frame, optionally with
+``category``: the analyst's value vocabulary, values no training product carries yet) and
+``text_cache_dir``. The ``vocabulary`` job parameter adds to it (``Color: red | navy blue``, one
+attribute per line). Candidates are the training products' values plus that vocabulary, never
+the held-out products' labels (:func:`~attributes.hypergraph.candidate_matrix`).
 
 Memory: unlike the CTR and uplift click logs, this data is a product catalogue, not an event log,
 so it is read whole (``read_table``) and the hypergraph, text vectors and label matrices are held in
@@ -34,11 +37,11 @@ import torch
 
 from attributes.baselines import MultiLabelClassifier, TextSimilarityRanker
 from attributes.calibration import Calibration, fit_calibration
-from attributes.evaluation import (Split, allowed_matrix, choose_threshold, decide,
-                                   evaluate_scores, find_evidence, make_split, mean_std,
-                                   truth_matrix)
+from attributes.evaluation import (Split, allowed_matrix, choose_thresholds, decide,
+                                   evaluate_scores, find_evidence, make_split,
+                                   max_values_per_attribute, mean_std, truth_matrix)
 from attributes.features import NodeFeatures, encode_node_features
-from attributes.hypergraph import Catalogue, encode_catalogue
+from attributes.hypergraph import Catalogue, encode_catalogue, parse_vocabulary
 from attributes.io import _normalise_labels, split_long_table
 from attributes.training import HyperPAVERanker
 from mlcore.api import DataError, RunContext, RunResult
@@ -146,25 +149,31 @@ def evaluate_method(catalogue: Catalogue, features: NodeFeatures, split: Split, 
                     params: dict[str, Any], *, groups: pd.DataFrame | None = None,
                     device: str = "cpu", progress=lambda f, p: None,
                     check_cancelled=lambda: None, log=lambda m: None):
-    """Fit on one split, pick the threshold on validation, score the test products.
+    """Fit on one split, pick the per-attribute thresholds on validation, score the test products.
 
-    Returns ``(ranker, threshold, metrics, breakdown, fit_info)``.
+    An attribute may take as many values as one training product carries for it (several for a
+    multi-valued attribute); each attribute's cut is chosen on the validation links.
+    Returns ``(ranker, thresholds, metrics, breakdown, fit_info)``; ``fit_info`` gains
+    ``max_values`` (per attribute).
     """
     ranker = make_ranker(method, params, split.seed, device)
     info = ranker.fit(catalogue, features, split, groups=groups, progress=progress,
                       check_cancelled=check_cancelled, log=log)
+    max_values = max_values_per_attribute(catalogue, split.train_links)
     valid_scores = ranker.score(split.valid_products)
-    threshold = choose_threshold(valid_scores, truth_matrix(catalogue, split.valid_products),
-                                 allowed_matrix(catalogue, split.valid_products),
-                                 catalogue.aspect_attribute)
-    metrics, breakdown = evaluate_scores(catalogue, split.test_products,
-                                         ranker.score(split.test_products), threshold,
-                                         split.seen_aspects)
-    return ranker, threshold, metrics, breakdown, info
+    thresholds = choose_thresholds(valid_scores, truth_matrix(catalogue, split.valid_products),
+                                   allowed_matrix(catalogue, split, split.valid_products),
+                                   catalogue.aspect_attribute, max_values)
+    metrics, breakdown = evaluate_scores(catalogue, split, split.test_products,
+                                         ranker.score(split.test_products), thresholds,
+                                         max_values)
+    info = {**info, "max_values": max_values}
+    return ranker, thresholds, metrics, breakdown, info
 
 
-def prediction_rows(catalogue: Catalogue, ranker, split: Split, threshold: float,
-                    products: np.ndarray, calibration: Calibration | None = None) -> pd.DataFrame:
+def prediction_rows(catalogue: Catalogue, ranker, split: Split, threshold: float | np.ndarray,
+                    products: np.ndarray, max_values: np.ndarray | None = None,
+                    calibration: Calibration | None = None) -> pd.DataFrame:
     """Decided values for ``products`` with score, evidence span and stated/inferred flag.
 
     ``score`` is the ranker's raw score, or with ``calibration`` the probability in [0, 1] that
@@ -175,8 +184,8 @@ def prediction_rows(catalogue: Catalogue, ranker, split: Split, threshold: float
     if len(products) == 0:
         return pd.DataFrame(columns=columns)
     scores = ranker.score(products)  # (n, A)
-    predicted = decide(scores, allowed_matrix(catalogue, products), catalogue.aspect_attribute,
-                       threshold)
+    predicted = decide(scores, allowed_matrix(catalogue, split, products),
+                       catalogue.aspect_attribute, threshold, max_values)
     row, aspect = np.nonzero(predicted)
     product = products[row]
     values = [catalogue.aspect_values[a] for a in aspect]
@@ -198,8 +207,8 @@ def prediction_rows(catalogue: Catalogue, ranker, split: Split, threshold: float
 
 
 def _save_model(path: Path, method: str, ranker, features: NodeFeatures, catalogue: Catalogue,
-                threshold: float) -> None:
-    state: dict[str, Any] = {"method": method, "threshold": threshold,
+                threshold: np.ndarray, max_values: np.ndarray) -> None:
+    state: dict[str, Any] = {"method": method, "threshold": threshold, "max_values": max_values,
                              "encoder": {"method": features.encoder.method,
                                          "dim": features.encoder.dim,
                                          "projection": features.encoder.projection},
@@ -214,6 +223,17 @@ def _save_model(path: Path, method: str, ranker, features: NodeFeatures, catalog
     torch.save(state, path)
 
 
+def _vocabulary(ctx: RunContext) -> pd.DataFrame | None:
+    """The analyst's candidate values: ``ctx.extra["candidates"]`` plus the ``vocabulary`` param."""
+    parts = [ctx.extra.get("candidates")]
+    try:
+        parts.append(parse_vocabulary(ctx.params.get("vocabulary", "")))
+    except ValueError as exc:
+        raise DataError(str(exc)) from exc
+    parts = [p for p in parts if p is not None and len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
 def train_attributes(ctx: RunContext, method: str) -> RunResult:
     """Evaluate ``method`` over ``n_splits`` seeded splits, then predict with the first split's model.
 
@@ -224,7 +244,7 @@ def train_attributes(ctx: RunContext, method: str) -> RunResult:
     started = time.perf_counter()
     ctx.progress(0.0, "reading catalogue")
     products, labels = catalogue_from_context(ctx)
-    catalogue = encode_catalogue(products, labels, ctx.extra.get("candidates"))
+    catalogue = encode_catalogue(products, labels, _vocabulary(ctx))
     groups = ctx.extra.get("groups")
     ctx.progress(0.02, "encoding text")
     features = encode_node_features(catalogue, method=params["text_encoder"],
@@ -258,22 +278,28 @@ def train_attributes(ctx: RunContext, method: str) -> RunResult:
     targets = np.concatenate([split.test_products, unlabelled])
     workdir = Path(ctx.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    max_values = info["max_values"]
     calibration = fit_calibration(ranker.score(split.valid_products),
                                   truth_matrix(catalogue, split.valid_products),
-                                  allowed_matrix(catalogue, split.valid_products), seed=params["seed"])
+                                  allowed_matrix(catalogue, split, split.valid_products), seed=params["seed"])
     ctx.log(f"confidence: {calibration.method} (slope {calibration.slope:.3g}, intercept {calibration.intercept:.3g})")
-    predictions = prediction_rows(catalogue, ranker, split, threshold, targets, calibration)
+    predictions = prediction_rows(catalogue, ranker, split, threshold, targets, max_values, calibration)
     predictions.to_parquet(workdir / "predictions.parquet", index=False)
     artifact = workdir / "model.pt"
-    _save_model(artifact, method, ranker, features, catalogue, threshold)
+    _save_model(artifact, method, ranker, features, catalogue, threshold, max_values)
     ctx.progress(1.0, "done")
     summary = {
         "method": method, "device": ctx.device, "text_encoder": features.encoder.method,
-        "split": params["split"], "n_splits": n_splits, "threshold": threshold,
+        "split": params["split"], "n_splits": n_splits,
+        "thresholds": {catalogue.attributes[a]: float(t) for a, t in enumerate(threshold)},
+        "max_values": {catalogue.attributes[a]: int(k) for a, k in enumerate(max_values)},
         "confidence": f"probability the value is right: {calibration.method}",
         "calibration_slope": calibration.slope, "calibration_intercept": calibration.intercept,
         "products": catalogue.num_products, "categories": catalogue.num_categories,
-        "candidate_values": catalogue.num_aspects, "labels": int(len(catalogue.links)),
+        "candidate_values": int(split.allowed.any(axis=0).sum()),
+        "vocabulary_values": int((catalogue.vocabulary.any(axis=0) |
+                                  catalogue.vocabulary_any).sum()),
+        "labels": int(len(catalogue.links)),
         "train_products": int(len(split.train_products)),
         "valid_products": int(len(split.valid_products)),
         "test_products": int(len(split.test_products)), "unlabelled_products": int(len(unlabelled)),

@@ -90,7 +90,7 @@ class HyperPAVERanker:
         product_text = torch.from_numpy(features.product).to(device)  # (P, D)
         value_text = torch.from_numpy(features.value).to(device)  # (A, D)
         build = lambda links: build_hypergraph(  # noqa: E731
-            cat, links, groups, self.use_candidate_edges).to(device)
+            cat, links, groups, self.use_candidate_edges, split.allowed).to(device)
         self.graph = build(split.train_links)
         self.model = HyperPAVE(x.shape[1], tuple(self.graph.incidence), self.hidden_dim,
                                self.dropout).to(device)
@@ -100,7 +100,7 @@ class HyperPAVERanker:
         train_products = np.unique(links[:, 0])
         seen = np.flatnonzero(split.seen_aspects)
         valid_truth = truth_matrix(cat, split.valid_products)
-        valid_allowed = allowed_matrix(cat, split.valid_products)
+        valid_allowed = allowed_matrix(cat, split, split.valid_products)
         self._x = x
         best, best_state, history, stale = -1.0, None, [], 0
         for epoch in range(1, self.max_epochs + 1):

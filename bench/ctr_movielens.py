@@ -11,7 +11,10 @@ workers use, with the same split, epochs, batch size and seed (learning rate per
 ``--lr-for``); LR and DeepFM see the user, item and genre ids but not the history. Histories carry
 the user's feedback on each past rating (``hist_label``) unless ``--no-feedback``; ``lr+like_rate``
 is LR given one hand-made history feature, the share of liked movies among the history, as a
-stronger reference. Prints a table and differences against LR.
+stronger reference. ``references`` adds the untrained heuristic rows every CTR job now stores
+(``modeling.references``: item popularity and the user's past like-rate, scored on the same test
+rows from the training rows, no learning; seconds, so ``--models references`` alone refreshes
+them without re-training). Prints a table and differences against LR.
 """
 from __future__ import annotations
 
@@ -29,12 +32,15 @@ from mlcore.api import RunContext  # noqa: E402
 from mlcore.paths import shared_data_dir  # noqa: E402
 from modeling.algorithms import CTR_ALGORITHMS  # noqa: E402
 from modeling.distill import SUAN_ALGORITHMS  # noqa: E402
+from modeling.references import heuristic_references  # noqa: E402
 from modeling.sequences import SequenceConfig, build_sequences, load_movielens, sequence_roles  # noqa: E402
+
+REFERENCE_NAMES = {"item_ctr": "item popularity", "user_like_rate": "user's past like-rate"}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", default="lr,lr+like_rate,deepfm,din,qin,tin,awmoe,suan,lightsuan")
+    parser.add_argument("--models", default="references,lr,lr+like_rate,deepfm,din,qin,tin,awmoe,suan,lightsuan")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=512)
     parser.add_argument("--lr", type=float, default=1e-3)
@@ -70,6 +76,13 @@ def main() -> None:
     rates = {k: float(v) for k, v in (pair.split("=") for pair in args.lr_for.split(",") if pair)}
     rows = []
     for key in args.models.split(","):
+        if key == "references":
+            refs = heuristic_references(table[table["split"] == "train"], table[table["split"] == "test"], roles)
+            for name, m in refs.items():
+                label = f"Reference (untrained): {REFERENCE_NAMES[name]}"
+                rows.append((label, m["auc"], m.get("gauc", float("nan")), m["logloss"], 0.0, 0, 0.0))
+                print(f"  {label}: AUC {m['auc']:.4f} GAUC {m.get('gauc', float('nan')):.4f}", flush=True)
+            continue
         if key == "lr+like_rate" and args.no_feedback:
             continue
         algo = algos["lr" if key == "lr+like_rate" else key]
@@ -97,7 +110,8 @@ def main() -> None:
     print(f"| model | test AUC | test GAUC | logloss | samples/s | params | AUC − LR |\n|---|---|---|---|---|---|---|")
     for key, auc, gauc, loss, speed, n_params, wall in rows:
         diff = f"{auc - base:+.4f}" if base is not None else ""
-        print(f"| {key} | {auc:.4f} | {gauc:.4f} | {loss:.4f} | {speed:,.0f} | {n_params:,} | {diff} |")
+        speed_cell, params_cell = (f"{speed:,.0f}", f"{n_params:,}") if n_params else ("—", "—")
+        print(f"| {key} | {auc:.4f} | {gauc:.4f} | {loss:.4f} | {speed_cell} | {params_cell} | {diff} |")
 
 
 if __name__ == "__main__":

@@ -110,24 +110,44 @@ def leaderboard(jobs: Iterable[Job]) -> tuple[list[Column], list[Job]]:
     return columns, sorted(runs, key=rank)
 
 
+# --- reference rows: what no learning already gets ---------------------------------------------------
+
+REFERENCE_LABELS = {"item_ctr": "Reference (untrained): item popularity",
+                    "user_like_rate": "Reference (untrained): user's past like-rate"}
+# Runs of these algorithms are references, not contenders: marked so in the leaderboard.
+REFERENCE_ALGORITHMS = {"s_learner": "Reference: S-learner", "text_similarity": "Reference (untrained): text similarity"}
+RANDOM_UPLIFT = {"sklift_qini_ctcvr": 0.0, "sklift_qini_ctr": 0.0, "sklift_auuc_ctcvr": 0.0, "sklift_auuc_ctr": 0.0}
+
+
 @dataclass(frozen=True)
 class ReferenceRow:
-    """An untrained heuristic's metrics on the same test split, shown under the ranked runs.
-
-    Jobs carry them in ``summary["references"]`` as ``[{"label": ..., "metrics": {...}}]``; a
-    reference is not a run, so it is never ranked or ticked for comparison.
-    """
+    """A leaderboard row no model produced: a heuristic's metrics, labelled as such."""
 
     label: str
     metrics: dict
-    job_id: int
+    source: Job | None = None  # the run whose held-out rows it was computed on
 
 
 def reference_rows(runs: Iterable[Job]) -> list[ReferenceRow]:
-    """The reference rows the shown runs report, one per label (the best run's first)."""
-    rows: dict[str, ReferenceRow] = {}
-    for job in runs:
-        for ref in (job.summary or {}).get("references") or []:
-            if isinstance(ref, Mapping) and ref.get("label") and isinstance(ref.get("metrics"), Mapping):
-                rows.setdefault(str(ref["label"]), ReferenceRow(str(ref["label"]), dict(ref["metrics"]), job.pk))
-    return list(rows.values())
+    """Untrained references for these runs' dataset.
+
+    CTR: the heuristics the newest succeeded CTR run stored in ``summary["references"]`` (computed
+    on its own test rows from its own training rows). Uplift: a random ranking, whose normalised
+    Qini and AUUC are 0 by definition. (S-learner and text-similarity runs are marked in place, see
+    :func:`reference_label`.)
+    """
+    runs = [j for j in runs if j.status == "succeeded" and j.metrics]
+    rows: list[ReferenceRow] = []
+    ctr = [j for j in runs if (j.summary or {}).get("references")]
+    if ctr:
+        newest = max(ctr, key=lambda j: (j.finished_at is not None, j.finished_at, j.pk))
+        for name, metrics in newest.summary["references"].items():
+            rows.append(ReferenceRow(REFERENCE_LABELS.get(name, f"Reference (untrained): {name}"), metrics, newest))
+    if any(j.kind == "uplift" for j in runs):
+        rows.append(ReferenceRow("Reference: random ranking (Qini and AUUC 0 by definition)", dict(RANDOM_UPLIFT)))
+    return rows
+
+
+def reference_label(job: Job) -> str:
+    """"Reference: ..." for a run of a reference algorithm, else ""."""
+    return REFERENCE_ALGORITHMS.get(job.algorithm, "")

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from .leaderboard import TOP_N, leaderboard_columns, pick_headline, reference_rows
+from .leaderboard import TOP_N, leaderboard_columns, pick_headline, reference_label, reference_rows
 from mlcore.querystring import parse_int
 
 from .models import Job, Worker
@@ -25,7 +25,7 @@ LIST_FIELDS = ("id", "name", "kind", "algorithm", "status", "progress", "phase",
                "headline_metric", "headline_value")
 API_LIST_FIELDS = LIST_FIELDS + ("params", "metrics", "summary", "cancel_requested", "device_preference", "queue",
                                  "celery_task_id", "worker", "attempts", "error")
-LEADERBOARD_FIELDS = ("id", "name", "algorithm", "status", "metrics", "summary", "finished_at", "dataset_id",
+LEADERBOARD_FIELDS = ("id", "name", "kind", "algorithm", "status", "metrics", "summary", "finished_at", "dataset_id",
                       "owner_id", "headline_metric", "headline_value", "headline_score")
 PICKER_FIELDS = ("id", "name", "algorithm", "dataset_id", "headline_metric", "headline_value", "headline_score")
 
@@ -139,6 +139,8 @@ def _board(metric: str, present: list[str], runs: list[Job], more: bool = False)
     columns = leaderboard_columns(runs)
     if metric and columns and columns[0].key != metric:  # the ranked metric always leads
         columns = [c for c in columns if c.key == metric] + [c for c in columns if c.key != metric]
+    for job in runs:  # S-learner and text-similarity runs are references, not contenders
+        job.reference_label = reference_label(job)
     return Leaderboard(metric, present, runs, columns, reference_rows(runs), more)
 
 

@@ -39,6 +39,7 @@ from .item_side import ITEM_TABLE_PARAM, ItemEmbeddingLookup, WithItemSide, atta
 from .nets.suan import SUAN, LightSUAN
 from .pipeline import inference_latency, parse_hidden_units
 from .schema import FeatureSchema
+from .references import ReferenceFit
 
 SEQUENCE_ROLES = ("label", "categorical", "numeric", "user_id", "item_id", "timestamp", "split", "sequence")
 
@@ -82,7 +83,7 @@ class SequenceData:
     valid: Any
     test: Any
     lookup: ItemEmbeddingLookup | None
-    sizes: dict[str, Any]  # split_method, n_train/n_valid/n_test and the item-side facts
+    sizes: dict[str, Any]  # split_method, row counts, item-side facts and the untrained references: all go to the summary
     encoded: Any = None  # the modeling.encoded.EncodedData behind the splits
 
 
@@ -107,14 +108,16 @@ def prepare_sequence_data(ctx: RunContext) -> SequenceData:
     data = encode_splits(ctx, roles, method=method, valid_frac=p["valid_frac"], test_frac=p["test_frac"],
                          seed=p["seed"], config=EncoderConfig(min_count=p["min_count"], max_len=p["max_len"]),
                          extras=extras if item_table is not None else None,
-                         extras_key=str(item_table) if item_table is not None else None)
+                         extras_key=str(item_table) if item_table is not None else None,
+                         references=ReferenceFit(roles))
     embeddings = None
     if item_table is not None:
         embeddings = side.get("embeddings") or item_side_rows(item_table, data.encoder, p["max_len"])[0]
     schema, lookup, item_info = attach_item_side(
         embeddings, column(data.train, "item_row") if embeddings is not None else None, data.encoder.schema, ctx.log)
     return SequenceData(data.encoder, schema, data.train, data.valid, data.test, lookup,
-                        {"split_method": method, **data.sizes, **item_info, "train_data_path": data.path}, data)
+                        {"split_method": method, **data.sizes, **item_info, "train_data_path": data.path,
+                         "references": data.references}, data)
 
 
 def batch_latency_ms(model: nn.Module, table, device: torch.device, batch_size: int, repeats: int = 7) -> float:
@@ -136,7 +139,7 @@ def _report(prefix: str, y: np.ndarray, prob: np.ndarray, users) -> dict[str, fl
 
 def _train_config(p: dict[str, Any]) -> TrainConfig:
     return TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"],
-                       patience=p["patience"], seed=p["seed"], monitor="auc")
+                       patience=p["patience"], seed=p["seed"], monitor="auc", reduce_lr_factor=p.get("lr_decay", 0.5))
 
 
 def _evaluate(config: TrainConfig, device, forward=None) -> Callable:

@@ -41,6 +41,7 @@ from mlcore.batching import BatchSource, TensorTable, as_source
 from mlcore.store import EncodedStore, StoreSplit, StoreWriter
 
 from .features import EncoderConfig, FeatureEncoder, StreamingFit
+from .references import ReferenceFit
 from .split import SPLITS, FrameTable, plan_split
 
 CHUNK_ROWS = 65_536
@@ -59,6 +60,7 @@ class EncodedData:
     store: EncodedStore
     path: str  # "memory" | "stream"
     sizes: dict[str, int] = field(default_factory=dict)
+    references: dict[str, dict[str, float]] = field(default_factory=dict)  # untrained heuristics on the test rows
 
 
 def source_table(ctx: RunContext, columns: list[str]):
@@ -88,9 +90,12 @@ def _to_numpy(table: dict) -> dict[str, np.ndarray]:
 
 def encode_splits(ctx: RunContext, roles: dict[str, str], *, method: str, valid_frac: float, test_frac: float,
                   seed: int, config: EncoderConfig, extras: Callable[[FeatureEncoder], ChunkExtras | None] | None = None,
-                  extras_key: Any = None, chunk_rows: int = CHUNK_ROWS) -> EncodedData:
+                  extras_key: Any = None, chunk_rows: int = CHUNK_ROWS,
+                  references: ReferenceFit | None = None) -> EncodedData:
     """Split, fit the encoder on train and write the encoded splits to ``ctx.workdir/encoded`` (see the module
-    docstring). ``extras(encoder)`` may return a function adding columns to each encoded chunk (item-side rows)."""
+    docstring). ``extras(encoder)`` may return a function adding columns to each encoded chunk (item-side rows).
+    ``references`` (untrained heuristics) is fitted on the training chunks of the first pass and scored on the
+    test chunks of the second, and its result kept in the store's manifest for a resumed run."""
     columns = list(roles)
     chunk_rows = int(ctx.extra.get("encode_chunk_rows") or chunk_rows)
     table = source_table(ctx, columns)
@@ -103,6 +108,7 @@ def encode_splits(ctx: RunContext, roles: dict[str, str], *, method: str, valid_
     if store is not None:
         encoder = FeatureEncoder.from_dict(store.manifest["encoder"])
         counts = tuple(store.manifest["counts"][s] for s in SPLITS)
+        found_references = store.manifest.get("references") or {}
         _log_split(ctx, method, counts)
         ctx.log(f"reusing the encoded splits already in the job folder ({sum(counts):,} rows)")
     else:
@@ -120,6 +126,8 @@ def encode_splits(ctx: RunContext, roles: dict[str, str], *, method: str, valid_
             ctx.check_cancelled()
             codes = plan.codes(start, chunk)
             fitter.update(chunk[codes == 0])
+            if references is not None:
+                references.fit_chunk(chunk[codes == 0])
             start += len(chunk)
         encoder = fitter.finish()
         add = extras(encoder) if extras else None
@@ -131,6 +139,8 @@ def encode_splits(ctx: RunContext, roles: dict[str, str], *, method: str, valid_
             chunk.index = pd.RangeIndex(start, start + len(chunk))  # error messages name the table's row
             codes = plan.codes(start, chunk)
             encoded = _to_numpy(encoder.transform(chunk))
+            if references is not None:
+                references.score_chunk(chunk[codes == SPLITS.index("test")])
             if add is not None:
                 encoded.update(_to_numpy(add(chunk)))
             for k, split in enumerate(SPLITS):
@@ -138,12 +148,13 @@ def encode_splits(ctx: RunContext, roles: dict[str, str], *, method: str, valid_
                 if rows.any():
                     writer.write(split, {name: array[rows] for name, array in encoded.items()})
             start += len(chunk)
-        store = writer.close(encoder=encoder.to_dict())
+        found_references = references.finish() if references is not None else {}
+        store = writer.close(encoder=encoder.to_dict(), references=found_references)
         ctx.log(f"encoded {start:,} rows in {time.perf_counter() - t0:.1f} s (two streamed passes of "
                 f"{chunk_rows:,}-row chunks) into the job folder")
     train, path = choose_train_source(ctx, store)
     return EncodedData(encoder, train, store["valid"], store["test"], store, path,
-                       {"n_train": counts[0], "n_valid": counts[1], "n_test": counts[2]})
+                       {"n_train": counts[0], "n_valid": counts[1], "n_test": counts[2]}, found_references)
 
 
 def remove_store(ctx: RunContext, data: EncodedData) -> None:

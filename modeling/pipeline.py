@@ -20,6 +20,7 @@ from mlcore.device import select_device
 from mlcore.distributed import DEFAULT_TIMEOUT_S, check_devices, fit_distributed
 from mlcore.metrics import auc, binary_report, calibration, gauc, logloss, roc_curve
 from mlcore.trainer import TrainConfig, fit, predict
+from modeling.references import ReferenceFit
 
 from .checks import effective_split_method, parse_units
 from .encoded import encode_splits, first_rows, remove_store, row_lengths, source_table
@@ -158,8 +159,10 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
 
     data = encode_splits(ctx, roles, method=method, valid_frac=p["valid_frac"], test_frac=p["test_frac"],
                          seed=p["seed"], config=enc_config, extras=extras if item_table is not None else None,
-                         extras_key=str(item_table) if item_table is not None else None)
+                         extras_key=str(item_table) if item_table is not None else None,
+                         references=ReferenceFit(roles, sep=enc_config.seq_sep))  # untrained, same rows
     encoder, train, valid, test = data.encoder, data.train, data.valid, data.test
+    references = data.references
     schema = encoder.schema
     lookup, item_info = None, {}
     if item_table is not None:  # multimodal item vectors (an item table) when the job context carries them
@@ -179,6 +182,7 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
     n_params = sum(t.numel() for t in model.parameters())
     config = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"],
                          embedding_l2=p["embedding_l2"], patience=p["patience"], seed=p["seed"], monitor=monitor,
+                         reduce_lr_factor=p.get("lr_decay", 0.5),
                          monitor_mode="min" if monitor == "logloss" else "max")
 
     evaluate = CtrEvaluate(monitor, config.eval_batch_size)
@@ -223,7 +227,7 @@ def train_ctr(ctx: RunContext, net_factory: NetFactory, *, sequence: bool) -> Ru
                  "device": str(device), "devices": devices, "samples_per_s_per_device": round(per_device, 1),
                  **data.sizes, "train_data_path": data.path,
                  "best_epoch": result.best_epoch, "stopped_early": result.stopped_early, "monitor": monitor,
-                 "resumed_from": result.resumed_from, **item_info, **latency, **diagnostics},
+                 "resumed_from": result.resumed_from, "references": references, **item_info, **latency, **diagnostics},
     )
 
 

@@ -277,7 +277,7 @@ class AttributeScorer:
     def _score_products(self, new: pd.DataFrame) -> pd.DataFrame:
         from attributes.evaluation import decide
         from attributes.features import NodeFeatures
-        from attributes.hypergraph import Catalogue, _incidence, build_hypergraph
+        from attributes.hypergraph import Catalogue, _incidence, build_hypergraph, candidate_matrix
         from mlcore.text import TextEncoder
 
         s = self.saved
@@ -294,13 +294,14 @@ class AttributeScorer:
         link_product = index.reindex(labels["product_id"].astype(str)).to_numpy()
         ok = ~(np.isnan(link_aspect) | np.isnan(link_product))
         links = np.stack([link_product[ok], link_aspect[ok]], axis=1).astype(np.int64).reshape(-1, 2)
-        allowed = np.zeros((len(categories), len(aspect_values)), dtype=bool)
-        allowed[product_category[links[:, 0]], links[:, 1]] = True
-        allowed[~allowed.any(axis=1)] = True  # a category the run never saw: every value is a candidate
         cat = Catalogue(product_ids=products["product_id"].to_numpy(dtype=str), titles=products["title"].tolist(),
                         descriptions=products["description"].tolist(), categories=categories,
                         product_category=product_category, attributes=attributes, aspect_attribute=aspect_attribute,
-                        aspect_values=aspect_values, links=links, allowed=allowed)
+                        aspect_values=aspect_values, links=links,
+                        vocabulary=np.zeros((len(categories), len(aspect_values)), dtype=bool),
+                        vocabulary_any=np.zeros(len(aspect_values), dtype=bool))
+        allowed = candidate_matrix(cat, links)  # the training products' values only, as in the run
+        allowed[~allowed.any(axis=1)] = True  # a category the run never saw: every value is a candidate
         encoder = TextEncoder(s["encoder"]["method"], s["encoder"]["dim"], s["encoder"]["projection"], device=self.device)
         encode = lambda texts: encoder.encode(texts)  # noqa: E731
         features = NodeFeatures(encode(cat.product_texts()), encode([f"product category: {c}" for c in categories]),
@@ -312,7 +313,7 @@ class AttributeScorer:
         if s["method"] == "hyperpave":
             from attributes.nets.hyperpave import HyperPAVE
 
-            graph = build_hypergraph(cat, links, self.groups, "ca" in s["edge_types"])
+            graph = build_hypergraph(cat, links, self.groups, "ca" in s["edge_types"], allowed=allowed)
             for edge_type in s["edge_types"]:  # behaviour kinds the new table lacks: singletons only
                 graph.incidence.setdefault(edge_type, _incidence(np.zeros(0, np.int64), np.zeros(0, np.int64),
                                                                  cat.num_nodes))
@@ -326,7 +327,8 @@ class AttributeScorer:
                 aspect_nodes = torch.arange(cat.num_aspects) + cat.num_products + cat.num_categories
                 link = model.link_cosine(h, torch.from_numpy(targets), aspect_nodes).numpy()  # (n, A)
             scores = scores + s["beta"] * link - s["gamma"] * seen[None, :]
-        chosen = decide(scores, allowed[product_category[targets]], aspect_attribute, float(s["threshold"]))
+        chosen = decide(scores, allowed[product_category[targets]], aspect_attribute,
+                        np.asarray(s["threshold"], dtype=float), s.get("max_values"))
         row, aspect = np.nonzero(chosen)
         return pd.DataFrame({
             "product_id": cat.product_ids[targets[row]],

@@ -7,6 +7,8 @@ as "no" or "control" in it ("No E-Mail"), else the job stops asking for it.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 from mlcore.api import Algorithm, Param, RunContext, RunResult
 
 from .pipeline import check_params, train_uplift
@@ -41,6 +43,8 @@ TRAINING = (
     Param("embedding_dim", "int", 16, "Size of each field's embedding.", min=2, max=256),
     Param("dropout", "float", 0.1, "Dropout after every hidden layer.", min=0.0, max=0.9),
 )
+# ECUP stops early on the validation CTCVR (conversion) Qini averaged over arms, as spec §2 recommends.
+ECUP_TRAINING = tuple(replace(p, default="qini_ctcvr") if p.name == "monitor" else p for p in TRAINING)
 TOWER = (Param("tower_hidden", "str", "128,128", "Widths of the hidden layers of the click and conversion towers."),)
 ECUP_PARAMS = (
     Param("attention_heads", "int", 2, "Heads of the field and task attention; must divide embedding_dim.",
@@ -88,7 +92,7 @@ UPLIFT_ALGORITHMS: tuple[Algorithm, ...] = (
     Algorithm("ecup", "uplift", "ECUP",
               "Entire-chain uplift with treatment-enhanced embeddings and task-gated click/conversion towers "
               "(Huang et al., WWW 2024).",
-              COMMON + TRAINING + TOWER + ECUP_PARAMS, _runner("ecup"), REQUIRED, _precheck("ecup")),
+              COMMON + ECUP_TRAINING + TOWER + ECUP_PARAMS, _runner("ecup"), REQUIRED, _precheck("ecup")),
     Algorithm("s_learner", "uplift", "S-learner (deep)",
               "One network with the treatment as an input field; ECUP without its TENet and ECENet modules.",
               COMMON + TRAINING + TOWER, _runner("s_learner"), REQUIRED, _precheck("s_learner")),

@@ -72,15 +72,23 @@ class QIN(nn.Module):
     used 4); ``dropout`` (0.1) and ``batch_norm`` (True) inside the QNN; ``max_len``: attend to the
     last ``max_len`` behaviours (64); ``attention_dim``: ASTA width d_a (``None``: 2 × item width).
 
+    ``embedding_table_l2``: the reference's ``embedding_regularizer`` (2e-4): (λ/2)·‖W‖² over every
+    parameter of the embedding module (whole tables and the multimodal projection, not only the
+    rows a batch uses), added in training as ``aux_loss`` (see ``modeling.pipeline.ctr_loss``).
+
     Departures: the reference's item tag-list field is whatever extra item-side sequences the
-    dataset has (e.g. category); embeddings use this package's N(0, 0.01) init, not N(0, 1e-4);
-    the lr-halving-on-every-plateau schedule and whole-table embedding L2 are the trainer's.
+    dataset has (e.g. category); embeddings use this package's N(0, 0.01) init, not N(0, 1e-4).
+    The learning rate halves on every epoch without validation gain (the job's ``lr_decay`` 0.5,
+    applied by ``mlcore.trainer.fit``), but early stopping defaults to a patience of 2 epochs,
+    not the reference's 8, so a default run sees at most one halving before it stops.
     """
 
     def __init__(self, schema: FeatureSchema, embedding_dim: int = 16, num_layers: int = 4, num_row: int = 3,
                  dropout: float = 0.1, batch_norm: bool = True, max_len: int | None = 64,
-                 attention_dim: int | None = None):
+                 attention_dim: int | None = None, embedding_table_l2: float = 2e-4):
         super().__init__()
+        self.embedding_table_l2 = embedding_table_l2
+        self.aux_loss: torch.Tensor | None = None
         self.embedding = BehaviourEmbedding(schema, embedding_dim, use_multimodal=True)
         d_item = self.embedding.item_dim
         self.attention = SparseTargetAttention(d_item, attention_dim)
@@ -93,6 +101,10 @@ class QIN(nn.Module):
         others, target, hist, mask = self.embedding(batch, self.max_len)
         interest = self.attention(hist, target, mask)  # (B, D_i)
         h = torch.cat([others, target, interest], dim=1)  # (B, W)
+        self.aux_loss = None
+        if self.training and self.embedding_table_l2:
+            squares = sum(w.pow(2).sum() for w in self.embedding.parameters())
+            self.aux_loss = 0.5 * self.embedding_table_l2 * squares
         return self.head(self.qnn(h)).squeeze(-1)  # (B,)
 
     def embedding_regularizer(self, batch):

@@ -44,6 +44,15 @@ def catalogue(catalogue_frames):
 
 
 @pytest.fixture
+def listed_catalogue(catalogue_frames):
+    """The same catalogue with an analyst vocabulary listing every value (no category)."""
+    from attributes.hypergraph import encode_catalogue
+
+    products, labels = catalogue_frames
+    return encode_catalogue(products, labels, labels[["attribute", "value"]].drop_duplicates())
+
+
+@pytest.fixture
 def features(catalogue, tmp_path):
     from attributes.features import encode_node_features
 

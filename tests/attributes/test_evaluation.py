@@ -102,3 +102,44 @@ def test_mean_std_over_runs():
     out = mean_std([{"f1": 0.2, "map": 0.5}, {"f1": 0.4, "map": 0.5}])
     assert out["f1"] == pytest.approx(0.3) and out["f1_std"] == pytest.approx(0.1)
     assert out["map_std"] == 0.0
+
+
+def test_a_multi_valued_attribute_gets_several_values_by_its_own_threshold():
+    from attributes.evaluation import choose_thresholds
+
+    aspect_attribute = np.array([0, 0, 0, 1, 1])  # 0: Feature (two per product), 1: Color (one)
+    max_values = np.array([2, 1])
+    scores = np.array([[0.9, 0.8, 0.1, 0.6, 0.5],
+                       [0.2, 0.7, 0.9, 0.4, 0.7],
+                       [0.8, 0.3, 0.7, 0.9, 0.2]] * 2)
+    truth = np.array([[True, True, False, True, False],
+                      [False, True, True, False, True],
+                      [True, False, True, True, False]] * 2)
+    allowed = np.ones_like(truth)
+    cuts = choose_thresholds(scores, truth, allowed, aspect_attribute, max_values, min_labels=1)
+    chosen = decide(scores, allowed, aspect_attribute, cuts, max_values)
+    assert (chosen == truth).all()  # both Feature values of every product, one Color each
+    assert chosen[:, :3].sum(axis=1).tolist() == [2] * 6
+    # With the old one-value-per-attribute rule the second Feature value could never be decided.
+    assert decide(scores, allowed, aspect_attribute, cuts)[:, :3].sum(axis=1).max() == 1
+
+
+def test_max_values_per_attribute_come_from_training_links_only(catalogue):
+    from attributes.evaluation import max_values_per_attribute
+
+    brand = catalogue.attributes.index("Brand")
+    links = catalogue.links[catalogue.aspect_attribute[catalogue.links[:, 1]] == brand]
+    assert max_values_per_attribute(catalogue, links)[brand] == 1
+    other_brand = next(a for a in links[:, 1] if a != links[0, 1])
+    doubled = np.concatenate([links, [[links[0, 0], other_brand]]])  # one product with two brands
+    assert max_values_per_attribute(catalogue, doubled)[brand] == 2
+
+
+def test_a_true_value_outside_the_candidates_still_counts_as_a_miss():
+    aspect_attribute = np.array([0, 0, 0])
+    scores = np.array([[0.9, 0.5, 0.1]])
+    truth = np.array([[True, False, True]])
+    everything = np.ones_like(truth)
+    assert ranking_metrics(scores, truth, everything)["map"] == pytest.approx((1 + 2 / 3) / 2)
+    no_third = np.array([[True, True, False]])  # the third value is no candidate
+    assert ranking_metrics(scores, truth, no_third)["map"] == pytest.approx(0.5)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from attributes.evaluation import zero_shot_split
 from attributes.hypergraph import build_hypergraph, groups_from_events
@@ -39,12 +40,56 @@ def test_no_hyperedge_is_built_from_held_out_labels(catalogue):
     assert leaky_aspects & set(held_out)
 
 
-def test_candidate_edges_do_not_depend_on_labels(catalogue):
+def _ca_aspects(graph, catalogue):
+    first_aspect = catalogue.num_products + catalogue.num_categories
+    return {m - first_aspect for ms in _members(graph, "ca").values() for m in ms
+            if m >= first_aspect}
+
+
+def test_a_value_only_held_out_products_carry_is_never_a_candidate(catalogue, features):
+    """Candidates come from training links (and a vocabulary), never from test labels."""
+    from attributes.pipeline import evaluate_method, prediction_rows
+
     split = zero_shot_split(catalogue, seed=1)
-    from_train = build_hypergraph(catalogue, split.train_links).incidence["ca"]
-    from_all = build_hypergraph(catalogue, catalogue.links).incidence["ca"]
-    assert from_train.shape == from_all.shape
-    assert (from_train.to_dense() == from_all.to_dense()).all()
+    held_out = np.flatnonzero(~split.seen_aspects)
+    assert len(held_out)
+    assert not split.allowed[:, held_out].any()
+    assert not _ca_aspects(build_hypergraph(catalogue, split.train_links), catalogue) & \
+        set(held_out)
+    # Every held-out value is written in its products' titles, so text similarity would
+    # propose it if it were a candidate (it was, from the test labels, before).
+    ranker, cuts, _, _, info = evaluate_method(catalogue, features, split, "text_similarity", {})
+    rows = prediction_rows(catalogue, ranker, split, cuts, split.test_products,
+                           info["max_values"])
+    held_out_values = {(catalogue.attributes[catalogue.aspect_attribute[a]],
+                        catalogue.aspect_values[a]) for a in held_out}
+    assert len(rows) and not set(zip(rows["attribute"], rows["value"])) & held_out_values
+
+
+def test_the_analysts_vocabulary_makes_held_out_values_candidates(listed_catalogue, features):
+    catalogue = listed_catalogue
+    split = zero_shot_split(catalogue, seed=1)
+    held_out = np.flatnonzero(~split.seen_aspects)
+    # Listed without a category: a candidate where its attribute occurs in training.
+    for a in held_out:
+        attribute_cats = np.unique(catalogue.product_category[split.train_links[
+            catalogue.aspect_attribute[split.train_links[:, 1]] == catalogue.aspect_attribute[a], 0]])
+        assert split.allowed[attribute_cats, a].all()
+    assert _ca_aspects(build_hypergraph(catalogue, split.train_links), catalogue) >= set(held_out)
+    # ... and text similarity finds them from the product titles.
+    from attributes.pipeline import evaluate_method
+    metrics = evaluate_method(catalogue, features, split, "text_similarity", {})[2]
+    assert metrics["unseen_map"] > 0.8
+
+
+def test_the_vocabulary_parameter_is_parsed_into_rows():
+    from attributes.hypergraph import parse_vocabulary
+
+    frame = parse_vocabulary("Color: red | navy blue, dark\n; Size: S|M")
+    assert frame.values.tolist() == [["Color", "red"], ["Color", "navy blue, dark"],
+                                     ["Size", "S"], ["Size", "M"]]
+    with pytest.raises(ValueError, match="attribute: value"):
+        parse_vocabulary("red, blue")
 
 
 def test_every_node_is_covered_by_every_hyperedge_type(catalogue):

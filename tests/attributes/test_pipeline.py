@@ -30,15 +30,19 @@ def _context(table, params, workdir, roles=ROLES):
 @pytest.mark.parametrize("key", ["text_similarity", "hyperpave"])
 def test_job_writes_metrics_and_predictions_with_evidence(key, catalogue_frames, tmp_path):
     algorithm = {a.key: a for a in ATTRIBUTE_ALGORITHMS}[key]
-    raw = {"n_splits": 2, "holdout_share": 0.2}
+    labels = catalogue_frames[1]
+    vocabulary = "\n".join(f"{a}: " + " | ".join(sorted(set(g["value"]))) for a, g in labels.groupby("attribute"))
+    raw = {"n_splits": 2, "holdout_share": 0.2, "vocabulary": vocabulary}  # the analyst lists every value
     if key == "hyperpave":
         raw.update(max_epochs=15, hidden_dim=16)
     ctx, progress = _context(_long_table(*catalogue_frames), algorithm.validate(raw), tmp_path)
     result = algorithm.run(ctx)
 
-    for name in ("micro_f1", "macro_f1", "map", "hit@5", "unseen_map"):
-        assert 0.0 <= result.metrics[name] <= 1.0
+    for name in ("micro_f1", "macro_f1", "map", "hit@5"):
         assert f"{name}_std" in result.metrics
+    # Every value is written in the titles and listed in the vocabulary: held-out ones are found.
+    assert result.metrics["map"] > 0.6 and result.metrics["unseen_map"] > 0.6, result.metrics
+    assert result.summary["vocabulary_values"] == labels[["attribute", "value"]].drop_duplicates().shape[0]
     assert result.summary["n_splits"] == 2 and result.artifact.exists()
     assert progress[-1] == 1.0 and progress == sorted(progress)
     predictions = pd.read_parquet(tmp_path / "predictions.parquet")

@@ -10,8 +10,9 @@ from attributes.evaluation import zero_shot_split
 from mlcore.api import Cancelled
 
 
-def test_unseen_values_are_never_seen_in_training_yet_can_be_scored(catalogue, features,
+def test_unseen_values_are_never_seen_in_training_yet_can_be_scored(listed_catalogue, features,
                                                                     monkeypatch):
+    catalogue = listed_catalogue  # same aspects as `catalogue`, so the same features
     split = zero_shot_split(catalogue, seed=0)
     unseen = np.flatnonzero(~split.seen_aspects)
     graph_links, negatives = [], []
@@ -46,7 +47,7 @@ def test_unseen_values_are_never_seen_in_training_yet_can_be_scored(catalogue, f
     # A product's own unseen value (written in its title) outranks other unseen values.
     product = split.test_products[0]
     own = np.intersect1d(catalogue.links[catalogue.links[:, 0] == product, 1], unseen)
-    others = np.setdiff1d(unseen[catalogue.allowed[catalogue.product_category[product], unseen]],
+    others = np.setdiff1d(unseen[split.allowed[catalogue.product_category[product], unseen]],
                           own)
     row = scores[0]
     assert row[own].max() > row[others].max()

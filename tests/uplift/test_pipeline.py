@@ -68,7 +68,7 @@ def test_ecup_end_to_end_reports_every_metric_and_curve(small, tmp_path):
     result, logs = run(small, synthetic_roles(small), "ecup", tmp_path, epochs=2, batch_size=512, n_bootstrap=50)
     m = result.metrics
     for task in ("ctr", "ctcvr"):
-        assert 0 < m[f"auc_{task}"] < 1
+        assert m[f"auc_{task}"] > 0.6  # the generator's click and conversion depend on the features
         for k in (1, 2):
             name = f"{task}_arm{k}"
             assert m[f"sklift_qini_{name}_low"] <= m[f"sklift_qini_{name}"] <= m[f"sklift_qini_{name}_high"]

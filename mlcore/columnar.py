@@ -35,7 +35,9 @@ class ColumnarTable:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self._file = pq.ParquetFile(self.path) if self.path.is_file() else None
+        # pre_buffer=False: with pre-buffering, iter_batches keeps every row group it has read
+        # cached until the file is closed (RSS grew by the file's size: 0.9 GiB for 5M rows)
+        self._file = pq.ParquetFile(self.path, pre_buffer=False) if self.path.is_file() else None
         if self._file is None:
             self._dataset = pq.ParquetDataset(self.path)
             self._columns = [n for n in self._dataset.schema.names if not n.startswith("__index_level_")]
@@ -67,7 +69,7 @@ class ColumnarTable:
     def iter_batches(self, columns: Sequence[str] | None = None, batch_rows: int = BATCH_ROWS) -> Iterator[pa.RecordBatch]:
         """Arrow record batches of at most ``batch_rows`` rows, in file order."""
         names = self._check(columns)
-        files = [self._file] if self._file is not None else [pq.ParquetFile(f) for f in sorted(self._dataset.files)]
+        files = [self._file] if self._file is not None else [pq.ParquetFile(f, pre_buffer=False) for f in sorted(self._dataset.files)]
         for pf in files:
             yield from pf.iter_batches(batch_size=batch_rows, columns=names, use_pandas_metadata=False)
 

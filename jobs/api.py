@@ -52,7 +52,7 @@ class JobCreateSerializer(serializers.Serializer):
     algorithm = serializers.CharField(max_length=64)
     params = serializers.DictField(required=False, default=dict, help_text="hyperparameter name -> value")
     name = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
-    device_preference = serializers.ChoiceField(choices=Job.DevicePreference.values, default="auto")
+    device_preference = serializers.ChoiceField(choices=Job.DevicePreference.choices, default="auto")
 
 
 class ParamSpecSerializer(serializers.Serializer):

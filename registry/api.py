@@ -7,7 +7,7 @@ from django.http import FileResponse, Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
 from rest_framework.request import Request
@@ -63,6 +63,10 @@ class ScoringJobCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+SCORING_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Scoring job id")
+
+
+@extend_schema_view(retrieve=extend_schema(parameters=[SCORING_ID]))
 class ScoringJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Scoring jobs you own (staff: all): score a dataset of new rows with a run or a registered model."""
 
@@ -97,7 +101,7 @@ class ScoringJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         job.refresh_from_db()
         return Response(ScoringJobSerializer(job).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(parameters=[OpenApiParameter("file_format", str, enum=["csv", "parquet"], default="csv")],
+    @extend_schema(parameters=[SCORING_ID, OpenApiParameter("file_format", str, enum=["csv", "parquet"], default="csv")],
                    responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.BINARY, description="the predictions"),
                               (200, "application/vnd.apache.parquet"): OpenApiResponse(OpenApiTypes.BINARY),
                               404: OpenApiResponse(description="the job has not finished")})

@@ -27,11 +27,21 @@ def _op(schema, path, method):
 
 
 def test_every_id_path_parameter_is_an_integer(schema):
+    """Database ids and versions are integers; the other path values are typed too (a model's name is a
+    slug, an upload session a UUID)."""
+    other = {("name", "string", None), ("id", "string", "uuid")}
     for path, item in schema["paths"].items():
         for method, op in item.items():
             for p in op.get("parameters", []):
-                if p["in"] == "path":
+                if p["in"] != "path":
+                    continue
+                typed = (p["name"], p["schema"]["type"], p["schema"].get("format"))
+                if p["name"] == "id" and path.startswith("/api/uploads/"):
+                    assert typed == ("id", "string", "uuid"), (path, method, p)
+                elif p["name"] in ("id", "pk", "version") or p["name"].endswith("_id"):
                     assert p["schema"]["type"] == "integer", (path, method, p)
+                else:
+                    assert typed in other, (path, method, p)
 
 
 def test_algorithms_is_documented_as_the_array_it_returns(schema, api):

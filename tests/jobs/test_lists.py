@@ -127,10 +127,10 @@ def test_leaderboard_ranks_a_loss_headline_ascending_and_shows_reference_rows(us
     for loss in (0.7, 0.4, 0.5):
         Job.objects.create(owner=user, dataset=ctr_dataset, kind="ctr", algorithm="lr", status="succeeded",
                            metrics={"val_logloss": loss},
-                           summary={"references": [{"label": "base rate", "metrics": {"val_logloss": 0.69}}]})
+                           summary={"references": {"base_rate": {"val_logloss": 0.69}}})
     board = leaderboard_top(user, ctr_dataset.pk)
     assert board.metric == "val_logloss" and [j.metrics["val_logloss"] for j in board.runs] == [0.4, 0.5, 0.7]
-    assert [(r.label, r.metrics["val_logloss"]) for r in board.references] == [("base rate", 0.69)]
+    assert [(r.label, r.metrics["val_logloss"]) for r in board.references] == [("Reference (untrained): base_rate", 0.69)]
     assert not board.more
 
 

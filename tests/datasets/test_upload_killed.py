@@ -30,7 +30,8 @@ def test_upload_killed_mid_request_leaves_nothing_after_the_sweep(transactional_
     media, upload_tmp = tmp_path / "media", tmp_path / "upload-tmp"
     staging = media / "datasets" / "_staging"
     port = free_port()
-    env = {**worker_environment(), "MEDIA_ROOT": str(media), "FILE_UPLOAD_TEMP_DIR": str(upload_tmp)}
+    env = {**worker_environment(), "MEDIA_ROOT": str(media), "FILE_UPLOAD_TEMP_DIR": str(upload_tmp),
+           "DATASET_INLINE_PROFILE_MB": "200"}  # profiled in the request, so it is mid-profile when killed
     server = subprocess.Popen([sys.executable, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=REPO,
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:

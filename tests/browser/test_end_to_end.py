@@ -30,7 +30,7 @@ def test_analyst_uploads_trains_deepfm_and_reads_auc(live_server, browser_page, 
     with page.expect_response(lambda r: "algorithm=deepfm" in r.url):
         page.select_option("#id_algorithm", "deepfm")
     page.wait_for_selector("text=Hyperparameters")
-    page.fill("#id_param__epochs", "2")
+    page.fill("#id_param__epochs", "3")
     page.click("#start-job")
     page.wait_for_selector("#job-status")
     page.wait_for_selector("#job-status:text('succeeded')", timeout=180_000)

@@ -36,8 +36,8 @@ class AutoSchema(SpectacularAutoSchema):
                  "403": (ErrorDetail, "Authenticated but not allowed")}
         if "{" in self.path or self._is_list_view():
             extra["404"] = (ErrorDetail, "No such object (or not yours), or a page past the end")
-        if self.method in ("POST", "PUT", "PATCH"):
-            extra["400"] = (ValidationErrors, "The request was refused; the body says which field to fix")
+        # any request can be refused: a body that does not parse, a NUL in a parameter (ctrsite/middleware.py)
+        extra["400"] = (ValidationErrors, "The request was refused; the body says which field to fix")
         for code, (serializer, description) in extra.items():
             if code not in responses:
                 responses[code] = self._get_response_for_code(OpenApiResponse(serializer, description=description), code,

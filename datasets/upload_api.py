@@ -52,8 +52,10 @@ class UploadCompleteSerializer(serializers.Serializer):
 
 
 class UploadErrorSerializer(serializers.Serializer):
-    errors = serializers.ListField(child=serializers.CharField())
+    errors = serializers.ListField(required=False, child=serializers.CharField())
     offset = serializers.IntegerField(required=False)
+    detail = serializers.CharField(required=False, help_text="a request refused before it reached the view "
+                                   "(a body that does not parse, a NUL character)")
 
 
 class RawChunkParser(BaseParser):

@@ -25,7 +25,9 @@ from .models import ModelVersion
 
 
 class RegistryErrorSerializer(serializers.Serializer):
-    errors = serializers.DictField(child=serializers.CharField(), help_text="field -> what to fix")
+    errors = serializers.DictField(required=False, child=serializers.CharField(), help_text="field -> what to fix")
+    detail = serializers.CharField(required=False, help_text="a request refused before it reached the view "
+                                   "(a body that does not parse, a NUL character)")
 
 
 class DriftRowSerializer(serializers.Serializer):

@@ -62,7 +62,9 @@ class PlanResponseSerializer(serializers.Serializer):
 
 
 class PlannerErrorSerializer(serializers.Serializer):
-    errors = serializers.JSONField()
+    errors = serializers.JSONField(required=False)
+    detail = serializers.CharField(required=False, help_text="a request refused before it reached the view "
+                                   "(a body that does not parse, a NUL character)")
 
 
 def _uplift_job(request: Request, pk: int) -> Job:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
 from django.core.management import call_command
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,5 +119,7 @@ def test_schemathesis_finds_no_server_error_and_no_schema_violation(live_server,
     run = subprocess.run(command, capture_output=True, text=True, timeout=150, cwd=tmp_path,
                          env={**os.environ, "SCHEMATHESIS_TELEMETRY": "false"})
     output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-8000:]
+    report = Path(settings.VAR_DIR) / "schemathesis-report.txt"  # the whole run, for reading after a failure
+    report.write_text(output)
+    assert run.returncode == 0, f"(whole report: {report})\n" + output[-8000:]
     assert "No issues found" in output or "passed" in output.lower(), output[-3000:]

@@ -2,23 +2,11 @@
 from django.contrib import admin
 
 from ctrsite.pagination import CappedCountPaginator
-from datasets.kinds import kind_choices
+from datasets.admin import KindFilter  # choices from the kind registry, not a SELECT DISTINCT over every job
 
 from . import services
 from .models import Job, Worker
 from .registry import all_algorithms
-
-
-class KindFilter(admin.SimpleListFilter):
-    """Choices from the kind registry, not a ``SELECT DISTINCT`` over every job."""
-
-    title, parameter_name = "kind", "kind"
-
-    def lookups(self, request, model_admin):
-        return kind_choices()
-
-    def queryset(self, request, queryset):
-        return queryset.filter(kind=self.value()) if self.value() else queryset
 
 
 class AlgorithmFilter(KindFilter):

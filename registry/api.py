@@ -65,6 +65,11 @@ class ScoringJobCreateSerializer(serializers.Serializer):
     name = serializers.CharField(required=False, allow_blank=True, default="")
 
 
+def invalid(body: serializers.Serializer) -> Response:
+    """400 with one message per field of a request body that did not validate."""
+    return Response({"errors": {k: " ".join(map(str, v)) for k, v in body.errors.items()}}, status=400)
+
+
 SCORING_ID = OpenApiParameter("id", OpenApiTypes.INT, OpenApiParameter.PATH, description="Scoring job id")
 
 
@@ -83,7 +88,7 @@ class ScoringJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
     def create(self, request: Request) -> Response:
         body = ScoringJobCreateSerializer(data=request.data)
         if not body.is_valid():
-            return Response({"errors": {k: " ".join(map(str, v)) for k, v in body.errors.items()}}, status=400)
+            return invalid(body)
         v = body.validated_data
         dataset = datasets_visible_to(request.user).filter(pk=v["dataset"]).first()
         if dataset is None:
@@ -191,7 +196,7 @@ def promote(request: Request) -> Response:
     """Promote a succeeded run to the next version of a named model."""
     body = PromoteSerializer(data=request.data)
     if not body.is_valid():
-        return Response({"errors": {k: " ".join(map(str, v)) for k, v in body.errors.items()}}, status=400)
+        return invalid(body)
     v = body.validated_data
     job = jobs_visible_to(request.user).filter(pk=v["job"]).first()
     if job is None:

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from ctrsite.pagination import cursor_page
@@ -49,8 +50,12 @@ def values_browser(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def review_queue(request: HttpRequest, pk: int) -> HttpResponse:
+    """The queue; ``?done=<value id>`` shows what the last decision did (the page's answer without HTMX)."""
     job = _job(request, pk)
-    return render(request, "attributes/review.html", {"job": job, **_review_context(job)})
+    done_id = parse_int(request.GET.get("done"), minimum=1)
+    done = (ExtractedValue.objects.filter(job=job, pk=done_id, reviewed_at__isnull=False).first()
+            if done_id else None)
+    return render(request, "attributes/review.html", {"job": job, **_review_context(job, done=done)})
 
 
 def _review_context(job, error: str = "", done: ExtractedValue | None = None) -> dict:
@@ -74,9 +79,9 @@ def review_value(request: HttpRequest, value_id: int) -> HttpResponse:
     if request.htmx:
         # 200 even when refused: HTMX swaps the card, which shows the reason and the same item
         return render(request, "attributes/_review_card.html", _review_context(value.job, error, done))
-    if error:
-        messages.error(request, error)
-    return redirect("attributes:review", pk=value.job_id)
+    if error:  # without HTMX (no script yet, or a click before HTMX wired the new card): the same answers
+        return render(request, "attributes/review.html", {"job": value.job, **_review_context(value.job, error)})
+    return redirect(f"{reverse('attributes:review', args=[value.job_id])}?done={value.pk}")
 
 
 @login_required

@@ -183,3 +183,22 @@ def test_admin_lists_extracted_values(client, django_user_model, stored_values):
     client.force_login(django_user_model.objects.create_superuser("root", password="root-pass-123"))
     page = client.get("/admin/attributes/extractedvalue/", {"status__exact": "predicted"}).content.decode()
     assert "Acme" in page
+
+
+def test_a_decision_without_htmx_lands_on_the_queue_saying_what_it_did(client, user, stored_values):
+    """A form post that HTMX did not take over (no script yet, or a key pressed while the new card was
+    being wired) must still tell the analyst what happened, as the HTMX answer does."""
+    from attributes import selectors as attribute_selectors
+
+    client.force_login(user)
+    item = attribute_selectors.next_to_review(stored_values)
+    response = client.post(reverse("attributes:review_value", args=[item.pk]), {"decision": "reject"}, follow=True)
+    page = response.content.decode()
+    assert 'id="review-done"' in page and f"for {item.product_id}" in page and "Rejected" in page
+
+
+def test_a_refused_decision_without_htmx_shows_the_reason_on_the_queue(client, user, stored_values):
+    client.force_login(user)
+    acme = ExtractedValue.objects.get(job=stored_values, product_id="p0", attribute="Brand", value="Acme")
+    page = client.post(reverse("attributes:review_value", args=[acme.pk]), {"decision": "accept"}).content.decode()
+    assert 'id="review-error"' in page and "already has Brand" in page

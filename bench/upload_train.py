@@ -3,7 +3,7 @@ worker profile it, train DeepFM on it as a job, and report the worker's peak mem
 
 Usage (from the repository root):
     .venv/bin/python bench/upload_train.py [--rows 20000000] [--folder var/bench-upload-train]
-        [--chunk-mb 64] [--threads 2] [--param batch_size=4096 ...]
+        [--chunk-mb 16] [--threads 2] [--param batch_size=4096 ...]
 
 Steps, each timed:
 
@@ -134,7 +134,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=20_000_000)
     parser.add_argument("--folder", type=Path, default=REPO / "var" / "bench-upload-train")
-    parser.add_argument("--chunk-mb", type=int, default=64)
+    parser.add_argument("--chunk-mb", type=int, default=16, help="chunk size (at most DATASET_UPLOAD_CHUNK_MB, 16 by default)")
     parser.add_argument("--threads", type=int, default=2, help="TORCH_THREADS of the worker")
     parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                         help="DeepFM hyperparameter (JSON value); defaults: " + json.dumps(DEFAULT_PARAMS))

@@ -99,27 +99,35 @@ class LocalDilatedHistory:
         query_pos = blocks[:, None] * block + o[None, :]  # (nb, b)
         inside = (key_pos >= 0) & (key_pos < length)
         key_ok = valid[:, key_pos.clamp(0, length - 1)] & inside  # (B, nb, kl)
-        self.local_allowed = (band[None, None] & key_ok[:, :, None, :]).unsqueeze(1)  # (B, 1, nb, b, kl)
+        local_allowed = (band[None, None] & key_ok[:, :, None, :]).unsqueeze(1)  # (B, 1, nb, b, kl)
         if times is not None:
             tq = times[:, query_pos.clamp(max=length - 1)][..., :, None]  # (B, nb, b, 1)
             tk = times[:, key_pos.clamp(0, length - 1)][:, :, None, :]  # (B, nb, 1, kl)
         else:
             tq = tk = None
-        self.local_bias = _per_head(bias.pairs(-gap, tq, tk), times)  # (B, 1, nb, b, kl) or (b, kl)
+        # the kept pairs' biases, NEG elsewhere (the row maximum is then a kept pair's logit)
+        self.local_bias = torch.where(local_allowed, _per_head(bias.pairs(-gap, tq, tk), times), NEG)  # (B, 1, nb, b, kl)
+        self.local_masked = ~local_allowed
 
         # Dilated positions, in residue layout: position ρ + r·t is (ρ, t).
         steps = torch.arange(self.t, device=dev)
         pos = steps[None, :] * dilation + torch.arange(dilation, device=dev)[:, None]  # (r, T)
         reads = steps[None, :] <= steps[:, None] - first  # (T_q, T_k): i − j = r·(t − t′) ≥ r·m₀ ≥ w
         key_ok = valid[:, pos.clamp(max=length - 1)] & (pos < length)  # (B, r, T)
-        self.dilated_allowed = (reads[None, None] & key_ok[:, :, None, :]).unsqueeze(1)  # (B, 1, r, T, T)
+        dilated_allowed = (reads[None, None] & key_ok[:, :, None, :]).unsqueeze(1)  # (B, 1, r, T, T)
         rel = (steps[None, :] - steps[:, None]) * dilation  # (T, T): j − i
         if times is not None:
             t_res = times[:, pos.clamp(max=length - 1)]  # (B, r, T)
             tq, tk = t_res[..., :, None], t_res[..., None, :]
         else:
             tq = tk = None
-        self.dilated_bias = _per_head(bias.pairs(rel, tq, tk), times)  # (B, 1, r, T, T) or (T, T)
+        self.dilated_bias = torch.where(dilated_allowed, _per_head(bias.pairs(rel, tq, tk), times), NEG)  # (B, 1, r, T, T)
+        self.dilated_masked = ~dilated_allowed
+
+    @property
+    def logits_per_head(self) -> int:
+        """Query–key pairs computed per row and head: the window blocks plus the residue classes."""
+        return self.nb * self.b * self.kl + self.r * self.t * self.t
 
     def _window_blocks(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, L, dh) keys → (B, H, nb, (p+1)·b, dh): each query block's window keys."""
@@ -127,6 +135,14 @@ class LocalDilatedHistory:
         padded = F.pad(x, (0, 0, p * b, nb * b - self.length))  # (B, H, (nb+p)·b, dh)
         padded = padded.view(*x.shape[:2], nb + p, b, x.shape[-1])
         return torch.cat([padded[:, :, s:s + nb] for s in range(p + 1)], dim=3) if p else padded
+
+    def _blocks(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, H, L, ·) → (B, H, nb, b, ·): queries in blocks of b."""
+        return _pad_rows(x, self.nb * self.b).view(*x.shape[:2], self.nb, self.b, x.shape[-1])
+
+    def _from_blocks(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, H, nb, b, ·) → (B, H, L, ·)."""
+        return x.reshape(x.shape[0], x.shape[1], self.nb * self.b, x.shape[-1])[:, :, :self.length]
 
     def _residues(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, L, ·) → (B, H, r, T, ·): row ρ holds positions ρ, ρ + r, ρ + 2r, ..."""
@@ -139,20 +155,33 @@ class LocalDilatedHistory:
         return x.reshape(x.shape[0], x.shape[1], self.t * self.r, x.shape[-1])[:, :, :self.length]
 
     def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dropout: nn.Module) -> torch.Tensor:
-        bsz, heads, length, dh = q.shape
-        scale = 1 / math.sqrt(dh)
-        q_blocks = _pad_rows(q, self.nb * self.b).view(bsz, heads, self.nb, self.b, dh)
+        """(B, H, L, dh) queries, keys, values → (B, H, L, dh).
+
+        One softmax over the kept union without concatenating the two parts: a shared row maximum
+        (detached: a softmax does not depend on the shift), each part's exponentials in its own
+        layout, one normaliser; only the (B, H, L) row statistics move between layouts. The masked
+        pairs' exponentials are set to exactly 0 after a clamp at −80 (exp of the −1e9 mask value
+        takes a slow path, ~10× slower on CPU); a row with no kept key (a padded query) gives 0.
+        """
+        q = q / math.sqrt(q.shape[-1])
         k_win, v_win = self._window_blocks(k), self._window_blocks(v)  # (B, H, nb, kl, dh)
-        local = (q_blocks @ k_win.transpose(-1, -2)) * scale + self.local_bias  # (B, H, nb, b, kl)
-        local = local.masked_fill(~self.local_allowed, NEG).reshape(bsz, heads, -1, self.kl)[:, :, :length]
-        q_res, k_res, v_res = self._residues(q), self._residues(k), self._residues(v)  # (B, H, r, T, dh)
-        dilated = (q_res @ k_res.transpose(-1, -2)) * scale + self.dilated_bias  # (B, H, r, T, T)
-        dilated = self._from_residues(dilated.masked_fill(~self.dilated_allowed, NEG))  # (B, H, L, T)
-        weights = dropout(torch.cat([local, dilated], -1).softmax(-1))  # one softmax over the kept union
-        w_local, w_dilated = weights.split([self.kl, self.t], -1)
-        w_local = _pad_rows(w_local, self.nb * self.b).view(bsz, heads, self.nb, self.b, self.kl)
-        out = (w_local @ v_win).reshape(bsz, heads, -1, dh)[:, :, :length]  # (B, H, L, dh)
-        return out + self._from_residues(self._residues(w_dilated) @ v_res)
+        local = (self._blocks(q) @ k_win.transpose(-1, -2)).add_(self.local_bias)  # (B, H, nb, b, kl)
+        k_res, v_res = self._residues(k), self._residues(v)  # (B, H, r, T, dh)
+        dilated = (self._residues(q) @ k_res.transpose(-1, -2)).add_(self.dilated_bias)  # (B, H, r, T, T)
+        top = torch.maximum(self._from_blocks(local.detach().amax(-1, keepdim=True)),
+                            self._from_residues(dilated.detach().amax(-1, keepdim=True)))  # (B, H, L, 1)
+        local = self._exp(local, self._blocks(top), self.local_masked)
+        dilated = self._exp(dilated, self._residues(top), self.dilated_masked)
+        total = self._from_blocks(local.sum(-1, keepdim=True)) + self._from_residues(dilated.sum(-1, keepdim=True))
+        out = self._from_blocks(dropout(local) @ v_win) + self._from_residues(dropout(dilated) @ v_res)
+        return out / total.clamp_min(1e-30)  # (B, H, L, dh)
+
+    @staticmethod
+    def _exp(logits: torch.Tensor, top: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:
+        """exp(logits − top), exactly 0 on the masked pairs; in place when no gradient is recorded."""
+        if torch.is_grad_enabled() and logits.requires_grad:
+            return (logits - top).clamp(min=-80.0).exp().masked_fill(masked, 0.0)
+        return logits.sub_(top).clamp_(min=-80.0).exp_().masked_fill_(masked, 0.0)
 
 
 class TargetRows:

@@ -22,8 +22,8 @@ NEG = -1e9  # the paper's additive mask value; finite, so fully masked (padding)
 
 def time_bucket(delta: torch.Tensor, num_buckets: int = 128) -> torch.Tensor:
     """floor(ln(max(|Δt|, 1)) / 0.301) clipped to [0, num_buckets]: 1 h → 27, 1 day → 37 (seconds)."""
-    delta = delta.detach().abs().clamp(min=1.0)
-    return (torch.log(delta) / 0.301).floor().clamp(0, num_buckets).long()
+    delta = delta.detach().abs().clamp_(min=1.0)  # a new tensor: the rest is in place (long sequences)
+    return delta.log_().div_(0.301).floor_().clamp_(0, num_buckets).long()
 
 
 def causal_mask(n: int, device=None) -> torch.Tensor:

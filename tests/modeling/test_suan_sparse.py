@@ -76,8 +76,8 @@ def test_the_sparse_pattern_computes_far_fewer_logits_than_dense():
     length, window, dilation = 1000, 8, 4
     pattern = LocalDilatedHistory(torch.ones(1, length, dtype=torch.bool), None, RelativeBias(length + 1),
                                   window, dilation, block=8)
-    computed = pattern.local_allowed.shape[-3] * pattern.local_allowed.shape[-2] * pattern.local_allowed.shape[-1] \
-        + dilation * pattern.t ** 2  # window blocks + residue classes
+    computed = pattern.logits_per_head
+    assert pattern.local_bias.shape[-3:] == (length // 8, 8, 16) and pattern.dilated_bias.shape[-3:] == (4, 250, 250)
     kept = int(sparse_causal_mask(length, window, dilation).sum())
     assert kept <= computed <= 2.2 * kept  # the causal half of each residue class is the main waste
     assert computed < 0.3 * length ** 2

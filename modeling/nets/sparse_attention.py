@@ -165,16 +165,18 @@ class LocalDilatedHistory:
         """
         q = q / math.sqrt(q.shape[-1])
         k_win, v_win = self._window_blocks(k), self._window_blocks(v)  # (B, H, nb, kl, dh)
-        local = (self._blocks(q) @ k_win.transpose(-1, -2)).add_(self.local_bias)  # (B, H, nb, b, kl)
+        # .float(): under fp16/bf16 autocast the logits, the mask value and the sums stay float32, as
+        # in the dense path (where adding the float32 bias promotes them); a no-op in float32
+        local = (self._blocks(q) @ k_win.transpose(-1, -2)).float().add_(self.local_bias)  # (B, H, nb, b, kl)
         k_res, v_res = self._residues(k), self._residues(v)  # (B, H, r, T, dh)
-        dilated = (self._residues(q) @ k_res.transpose(-1, -2)).add_(self.dilated_bias)  # (B, H, r, T, T)
+        dilated = (self._residues(q) @ k_res.transpose(-1, -2)).float().add_(self.dilated_bias)  # (B, H, r, T, T)
         top = torch.maximum(self._from_blocks(local.detach().amax(-1, keepdim=True)),
                             self._from_residues(dilated.detach().amax(-1, keepdim=True)))  # (B, H, L, 1)
         local = self._exp(local, self._blocks(top), self.local_masked)
         dilated = self._exp(dilated, self._residues(top), self.dilated_masked)
         total = self._from_blocks(local.sum(-1, keepdim=True)) + self._from_residues(dilated.sum(-1, keepdim=True))
         out = self._from_blocks(dropout(local) @ v_win) + self._from_residues(dropout(dilated) @ v_res)
-        return out / total.clamp_min(1e-30)  # (B, H, L, dh)
+        return out / total.clamp_min(torch.finfo(total.dtype).tiny)  # (B, H, L, dh)
 
     @staticmethod
     def _exp(logits: torch.Tensor, top: torch.Tensor, masked: torch.Tensor) -> torch.Tensor:

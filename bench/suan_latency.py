@@ -7,7 +7,8 @@ the dense masked reference, and K candidates scored in parallel against K separa
 Models at their default sizes (embedding 8 per field, 2 item fields → token width 16, 2 heads,
 prediction MLP 256-128): LightSUAN (1 block, window 8, dilation 4) with ``attention_impl="kept"``
 (only the kept pairs are computed) and ``"dense_mask"`` (dense N × N logits under the same mask),
-and SUAN (2 blocks, full causal attention, the dense path). Inputs are generated (random ids and
+and SUAN (2 blocks, full causal attention, the dense path); and LightSUAN with dilation 16, to show
+how the saving grows with the dilation. Inputs are generated (random ids and
 increasing times, every history full), untrained weights: latency does not depend on the values.
 Prints, per length and thread count, the median ms per batch over ``--repeats`` calls after one
 warm-up, and the attention FLOPs per batch (QKᵀ and AV multiply-adds × 2 over every block, head and
@@ -87,15 +88,18 @@ def models(length: int) -> dict[str, SUAN]:
     torch.manual_seed(0)
     return {"LightSUAN, kept pairs": LightSUAN(schema).eval(),
             "LightSUAN, dense mask": LightSUAN(schema, attention_impl="dense_mask").eval(),
-            "SUAN (dense, 2 blocks)": SUAN(schema, attention_impl="dense_mask").eval()}
+            "SUAN (dense, 2 blocks)": SUAN(schema, attention_impl="dense_mask").eval(),
+            "LightSUAN, kept pairs, dilation 16": LightSUAN(schema, dilation=16).eval()}
 
 
-def latency_table(lengths, rows, threads, repeats) -> list[str]:
+def latency_table(lengths, rows, threads, repeats, only: str = "") -> list[str]:
     lines = ["| model | L | attention GFLOP/batch | " + " | ".join(f"ms/batch, {t} thread{'s' * (t > 1)}" for t in threads)
              + " |", "|---|---|---|" + "---|" * len(threads)]
     for length in lengths:
         batch = make_batch(rows, length)
         for name, net in models(length).items():
+            if only not in name:
+                continue
             cells = []
             for t in threads:
                 torch.set_num_threads(t)
@@ -147,9 +151,10 @@ def main() -> None:
     parser.add_argument("--candidates", type=ints, default=[10, 50])
     parser.add_argument("--candidate-lengths", type=ints, default=[200, 1000])
     parser.add_argument("--candidate-threads", type=ints, default=[1])
+    parser.add_argument("--only", default="", help="time only the models whose name contains this")
     args = parser.parse_args()
     print(f"batch {args.batch}, median of {args.repeats} after a warm-up")
-    table = latency_table(args.lengths, args.batch, args.threads, args.repeats)
+    table = latency_table(args.lengths, args.batch, args.threads, args.repeats, args.only)
     cands = candidate_table(args.candidate_lengths, args.batch, args.candidates, args.candidate_threads, args.repeats) \
         if args.candidates else []
     print("\n" + "\n".join(table) + "\n\n" + "\n".join(cands))

@@ -21,7 +21,7 @@ EVIDENCE_CONTEXT = 60  # characters shown on each side of the highlighted eviden
 
 @dataclass
 class ValueRow:
-    """One extracted value as the browser shows it; ``first_of_product`` opens a product line."""
+    """One extracted value as the browser shows it; ``first_of_product`` opens a product line (``title``)."""
 
     pk: int
     first_of_product: bool
@@ -45,15 +45,16 @@ class ValueRow:
 def value_rows(values: Iterable[ExtractedValue]) -> list[ValueRow]:
     rows, previous = [], object()
     for v in values:
+        first = v.product_id != previous  # the product line (title, category) shows once per product
         parts = v.evidence_parts
         before, match, after = parts or ("", "", "")
         rows.append(ValueRow(
-            pk=v.pk, first_of_product=v.product_id != previous, product_id=v.product_id,
-            title=truncatechars(v.title, TITLE_CHARS), category=v.category or "no category",
+            pk=v.pk, first_of_product=first, product_id=v.product_id,
+            title=truncatechars(v.title, TITLE_CHARS) if first else "", category=v.category or "no category",
             attribute=v.attribute, value=v.value, is_new_value=v.is_new_value, held_out=v.split == "test",
             correct=v.correct, confidence=floatformat(v.confidence, 3), stated=bool(parts),
             evidence_field=v.evidence_field, evidence_before=before[-EVIDENCE_CONTEXT:], evidence_match=match,
-            evidence_after=truncatechars(after, EVIDENCE_CONTEXT), status=v.get_status_display(),
+            evidence_after=truncatechars(after, EVIDENCE_CONTEXT) if parts else "", status=v.get_status_display(),
         ))
         previous = v.product_id
     return rows

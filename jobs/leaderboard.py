@@ -121,7 +121,7 @@ def metric_cells(metrics: Mapping[str, Any] | None, columns: Iterable[Column]) -
     Formatted with the template filters' own functions (``stringformat``, ``floatformat``), once per
     cell in Python rather than through a ``{% with %}`` and three filters per cell in the template.
     """
-    metrics = metrics or {}
+    metrics = metrics if hasattr(metrics, "get") else {}
     cells = []
     for column in columns:
         value = metrics.get(column.key)

@@ -85,4 +85,4 @@ def test_page_queries_do_not_grow_with_runs_or_columns(client, user, dataset):
                                  metrics=dict(metrics, auc=0.6 + i / 1000), **headline_fields(dict(metrics, auc=0.6 + i / 1000)))
                              for i in range(60)])
     Dataset.objects.filter(pk=dataset.pk).update(columns=dataset.columns * 20)
-    assert queries() == few <= 8  # session, user, dataset, 2 headline probes, top runs (+ savepoints)
+    assert queries() == few <= 6  # session, user, dataset, 2 headline-metric probes, the top runs

@@ -16,6 +16,7 @@ from mlcore.querystring import parse_int
 from . import selectors, services
 from .charts import coverage_charts
 from .models import ExtractedValue
+from .rows import value_rows
 
 
 CONFIDENCE_HELP = ("The probability (0 to 1) that the value is right, calibrated on the job's validation products "
@@ -42,7 +43,7 @@ def values_browser(request: HttpRequest, pk: int) -> HttpResponse:
     after = parse_int(request.GET.get("after"), 0)
     rows, next_after = selectors.values_page(job, filters, after)
     return render(request, "attributes/browser.html", {
-        "job": job, "rows": rows, "next_after": next_after, "after": after, "filters": filters,
+        "job": job, "rows": value_rows(rows), "next_after": next_after, "after": after, "filters": filters,
         "query": filters.as_query(), "choices": selectors.filter_choices(job),
         "statuses": ExtractedValue.Status.choices, "counts": selectors.review_counts(job),
         "confidence_help": CONFIDENCE_HELP})

@@ -26,12 +26,17 @@ class DatasetUploadForm(forms.Form):
         return {label: "label"} if label else {}
 
 
+def role_choices(dataset) -> list[str]:
+    """The roles a column of this dataset's kind can take, in the order the role menus list them."""
+    return list(get_kind(dataset.kind).roles)
+
+
 class RolesForm(forms.Form):
     """One select per column; built from the dataset's columns and its kind's roles."""
 
     def __init__(self, *args, dataset, **kwargs):
         super().__init__(*args, **kwargs)
-        roles = get_kind(dataset.kind).roles
+        roles = role_choices(dataset)
         for column in dataset.columns:
             self.fields[f"role__{column['name']}"] = forms.ChoiceField(
                 choices=[(r, r) for r in roles], initial=column["role"], label=column["name"]

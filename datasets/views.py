@@ -13,9 +13,10 @@ from jobs.registry import algorithms_for_kind
 from filestore import services as filestore
 
 from . import services
-from .forms import DatasetUploadForm, RolesForm
+from .forms import DatasetUploadForm, RolesForm, role_choices
 from .kinds import kind_choices
 from .profiling import DatasetError
+from .schema_table import preview_table, schema_rows
 from .selectors import dataset_list as list_rows
 from .selectors import datasets_visible_to
 
@@ -86,7 +87,7 @@ def _limit_mb() -> int:
 @login_required
 def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
     dataset = get_object_or_404(datasets_visible_to(request.user), pk=pk)
-    roles_form = RolesForm(dataset=dataset)
+    roles_form = None  # built only to read a POST: the page formats its role menus itself (schema_table)
     role_errors: list[str] = []
     if request.method == "POST":
         roles_form = RolesForm(request.POST, dataset=dataset)
@@ -100,7 +101,9 @@ def dataset_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 return redirect(dataset)
     # the leaderboard panel comes from the jobs app (``{% leaderboard_panel dataset %}``)
     return render(request, "datasets/detail.html", {
-        "dataset": dataset, "roles_form": roles_form, "role_errors": role_errors,
+        "dataset": dataset, "role_errors": role_errors,
+        "schema": schema_rows(dataset.columns, role_choices(dataset), roles_form),
+        "preview_table": preview_table(dataset.preview),
         "algorithms": algorithms_for_kind(dataset.kind), "label_rate": dataset.label_rate,
     })
 

@@ -21,6 +21,7 @@ from .charts import comparison_charts, job_charts, kind_panel
 from .forms import JobForm, role_requirements
 from .models import Job
 from .registry import algorithms_for_kind, get_algorithm
+from .rows import job_rows
 from . import selectors
 from .selectors import jobs_visible_to, live_workers
 
@@ -32,7 +33,7 @@ def job_list(request: HttpRequest) -> HttpResponse:
     """Newest first, 50 a page ("Newer"/"Older" cursor links keep the filters and the search)."""
     filters = selectors.JobFilters.from_query(request.GET)
     page = cursor_page(request, selectors.job_list(request.user, filters), page_size=PAGE_SIZE)
-    context = {"jobs": page.rows, "page": page, "filters": filters, "statuses": Job.Status.choices,
+    context = {"rows": job_rows(page.rows), "page": page, "filters": filters, "statuses": Job.Status.choices,
                "kinds": [value for value, _ in kind_choices()]}
     if request.htmx:
         return render(request, "jobs/_job_rows.html", context)
@@ -167,7 +168,9 @@ def job_compare(request: HttpRequest) -> HttpResponse:
     """Pick 2+ finished jobs on one dataset; show their metrics side by side and overlaid curves."""
     visible = jobs_visible_to(request.user)
     ids = parse_ids(request.GET.getlist("ids"))[:MAX_COMPARED]
-    chosen = list(visible.filter(pk__in=ids).order_by("pk"))
+    # each run brings its curves (the charts), not its log nor its dataset's column statistics and preview
+    chosen = list(visible.filter(pk__in=ids).defer("log_tail", "dataset__columns", "dataset__preview",
+                                                   "dataset__description").order_by("pk"))
     error = ""
     datasets = {j.dataset_id for j in chosen}
     if len(datasets) > 1:

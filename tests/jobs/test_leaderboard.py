@@ -30,3 +30,14 @@ def test_uplift_runs_lead_with_qini():
     cols = leaderboard_columns([run(sklift_auuc_ctr=0.1, sklift_qini_ctcvr=0.2, sklift_qini_ctcvr_low=0.1,
                                     sklift_qini_ctcvr_high=0.3, auc_ctr=0.7)])
     assert [c.key for c in cols] == ["sklift_qini_ctcvr", "sklift_auuc_ctr", "auc_ctr"]
+
+
+def test_leaderboard_cells_read_as_the_template_filters_wrote_them():
+    from jobs.leaderboard import Column, metric_cells, summary_cell
+
+    columns = [Column("auc", False), Column("logloss", True), Column("gauc", False)]
+    assert metric_cells({"auc": 0.712345678912, "logloss": 1}, columns) == [
+        ("0.7123456789", "0.7123"), ("1", "1.0000"), ("", "—")]
+    assert metric_cells(None, columns[:1]) == [("", "—")]
+    assert summary_cell({"params_count": 1234567}, "params_count") == ("1234567", "1,234,567")
+    assert summary_cell({}, "samples_per_s") == ("", "—") and summary_cell({"samples_per_s": 0}, "samples_per_s")[1] == "0"

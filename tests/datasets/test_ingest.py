@@ -282,3 +282,13 @@ def test_distinct_counts_stay_exact_across_blocks_until_the_cap(tmp_path, monkey
     src.write_text("label,c\n" + "".join(f"{i % 2},v{(i * 7) % 50}\n" for i in range(2000)))
     col = {c["name"]: c for c in ingest.ingest_file(src, None).columns}["c"]
     assert (col["distinct"], col["distinct_capped"]) == (distinct, capped)
+
+
+def test_integer_ids_past_2_to_the_53_are_profiled_not_refused(tmp_path):
+    big = [2**62 + i for i in range(100)]  # hashed ids: a float64 cannot hold them exactly
+    src = tmp_path / "ids.csv"
+    src.write_text("label,item\n" + "".join(f"{i % 2},{v}\n" for i, v in enumerate(big)))
+    col = {c["name"]: c for c in ingest.ingest_file(src, tmp_path / "copy.parquet").columns}["item"]
+    assert col["dtype"] == "int" and col["distinct"] == 100 and col["max"] == float(big[-1])
+    assert col["mean"] == pytest.approx(sum(big) / 100, rel=1e-12)
+    assert pq.read_table(tmp_path / "copy.parquet").column("item").to_pylist() == big

@@ -414,7 +414,8 @@ class _RowGroupWriter:
 
 
 class _CountingReader(io.RawIOBase):
-    """A file wrapper that counts bytes for progress and stops past a decompressed-size limit."""
+    """A wrapper of the decompressing stream of a gzip upload: counts the text read and stops past the
+    decompressed-size limit, and keeps the last bytes (a plain CSV is read natively, without it)."""
 
     def __init__(self, raw, limit: int | None, on_read: Callable[[], None] | None = None):
         self.raw = raw
@@ -434,7 +435,7 @@ class _CountingReader(io.RawIOBase):
         data = self.raw.read(size)
         self.read_bytes += len(data)
         if data:
-            self.tail = (self.tail + data)[-256:]
+            self.tail = (self.tail + data[-256:])[-256:]
         if self.limit is not None and self.read_bytes > self.limit:
             self.over_limit = True
             raise OSError("decompressed size limit exceeded")
@@ -590,14 +591,16 @@ def _read_csv_once(path: Path, file_format: str, tmp: Path | None, delim: str, n
         invalid.append(row)
         return "error"
 
-    counter = _CountingReader(source, limit)
+    # A plain file is handed to pyarrow as is (its reads need no GIL); a gzip stream goes through
+    # the counter, which applies the decompressed-size limit.
+    counter = _CountingReader(source, limit) if file_format == "csv.gz" else None
     read, parse, convert = _options(delim, quoted_newlines, types, handler=on_invalid)
     profiler = Profiler(names)
     writer: _RowGroupWriter | None = None
     reader = None
     try:
         try:
-            reader = pacsv.open_csv(counter, read_options=read, parse_options=parse, convert_options=convert)
+            reader = pacsv.open_csv(counter or source, read_options=read, parse_options=parse, convert_options=convert)
             if len(reader.schema) != len(names):
                 raise DatasetError(f"The header could not be read consistently: {len(names)} columns by one reading, "
                                    f"{len(reader.schema)} by another. Check the quotes in the header line.")
@@ -620,14 +623,20 @@ def _read_csv_once(path: Path, file_format: str, tmp: Path | None, delim: str, n
     finally:
         source.close()
         raw.close()
-    _check_unterminated_quote(profiler, counter)
+    _check_unterminated_quote(profiler, counter.tail if counter is not None else _file_tail(path))
     return profiler.finish(file_format, delim)
+
+
+def _file_tail(path: Path, n: int = 256) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(max(path.stat().st_size - n, 0))
+        return fh.read(n)
 
 
 def _csv_error(exc: Exception, path: Path, file_format: str, raw_names: list[str], invalid: list, counter, limit,
                types) -> Exception:
     text = str(exc)
-    if counter.over_limit:
+    if counter is not None and counter.over_limit:
         error = DatasetError(
             f"The gzip file expands to more than {limit / 1024 / 1024:,.0f} MB of text (DATASET_MAX_DECOMPRESSED_MB). "
             "Upload a smaller file, or ask an administrator to raise the limit.")
@@ -678,9 +687,10 @@ def _find_line(path: Path, file_format: str, text: str) -> int | None:
     return None
 
 
-def _check_unterminated_quote(profiler: Profiler, counter: _CountingReader) -> None:
-    """pyarrow reads a quote left open to the end of the file as one long value; refuse that."""
-    tail = counter.tail.rstrip(b"\r\n")
+def _check_unterminated_quote(profiler: Profiler, tail: bytes) -> None:
+    """pyarrow reads a quote left open to the end of the file as one long value; refuse that.
+    ``tail`` is the end of the file's text."""
+    tail = tail.rstrip(b"\r\n")
     if not tail or tail.endswith(b'"'):
         return
     for name, value in profiler.last_text.items():

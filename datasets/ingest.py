@@ -1,8 +1,11 @@
 """Streamed ingest: read an uploaded CSV / gzip CSV / Parquet once, write its typed Parquet copy and
 profile every column in the same pass, with pyarrow (no per-row Python, no pandas frame).
 
-Memory is bounded by one read block (``BLOCK_BYTES`` of CSV text, ``BATCH_ROWS`` Parquet rows) plus
-one output row group (``ROW_GROUP_ROWS``), whatever the file's length.
+Three threads share the work: one parses the file and regroups its rows into row groups of
+``ROW_GROUP_ROWS`` rows, the calling thread profiles each row group with whole-column pyarrow
+kernels while a third writes it. Memory is bounded by a few row groups (the one being assembled,
+one queued, the one being profiled and written) plus the read blocks (``BLOCK_BYTES`` of CSV
+text), whatever the file's length.
 
 CSV column types: pyarrow infers them from a sample at the start of the file (dates and times are
 kept as text, as pandas reads them), and the file is then read with those explicit types. When a
@@ -24,7 +27,7 @@ import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from queue import Empty, Full, Queue
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -40,7 +43,6 @@ from .profiling import (
 
 BLOCK_BYTES = 4 * 1024 * 1024  # CSV text per read block
 TYPE_SAMPLE_BYTES = 2 * 1024 * 1024  # CSV text the column types are inferred from
-BATCH_ROWS = 262_144  # Parquet rows per read batch
 ROW_GROUP_ROWS = 131_072  # rows per row group of the copy
 ROW_GROUP_MAX_ROWS = 1_048_576  # a Parquet upload with bigger row groups is rewritten
 MAX_RESTARTS = 64
@@ -82,14 +84,19 @@ def ingest_file(path: Path, out_path: Path | None = None, *, delimiter: str | No
 
 
 class ColumnStats:
-    """Running statistics of one column across record batches, computed with pyarrow compute."""
+    """Running statistics of one column across row groups, computed with pyarrow compute.
+
+    Each row group costs a handful of whole-array kernels per column (null count, min/max and sum,
+    one hash pass for the distinct values and, while there are few of them, their counts); nothing
+    runs per value in Python.
+    """
 
     def __init__(self, name: str):
         self.name = name
         self.kinds: set[str] = set()
         self.missing = 0
         self.uniques: pa.Array | None = None  # the distinct values so far: exact until the cap
-        self.pending_uniques: list[pa.Array] = []  # per-batch distinct values not merged yet
+        self.pending_uniques: list[pa.Array] = []  # blocks' distinct values not merged yet
         self.pending_len = 0
         self.capped = False
         self.total = 0.0
@@ -103,63 +110,91 @@ class ColumnStats:
         self.seq_sample: list[pa.Array] = []  # the first SEQUENCE_SAMPLE text values
         self.seq_count = 0
 
-    def update(self, array: pa.Array | pa.ChunkedArray) -> None:
-        t = array.type
-        self.missing += array.null_count
-        if pa.types.is_floating(t):
-            nan = pc.is_nan(array)
+    def update(self, column: pa.Array | pa.ChunkedArray) -> None:
+        """Fold one block of the column (a row group's worth) into the statistics."""
+        self.missing += column.null_count
+        if pa.types.is_floating(column.type):
+            nan = pc.is_nan(column)
             n_nan = pc.sum(nan).as_py() or 0
             if n_nan:
                 self.missing += n_nan
-                array = pc.filter(array, pc.invert(nan))
-        values = pc.drop_null(array) if array.null_count else array
-        if len(values) == 0:
+                column = pc.filter(column, pc.invert(nan))  # drops the nulls too (already counted)
+        n_values = len(column) - column.null_count
+        if n_values == 0:
             return
-        kind = _kind(values)
+        kind = _kind(column)
         self.kinds.add(kind)
         if kind == "list":
-            self.strings += len(values)
-            self.pipe_hits += len(values)
+            self.strings += n_values
+            self.pipe_hits += n_values
             return
         if kind in ("int", "float", "bool"):
-            lo_hi = pc.min_max(values)
-            self.min = min(self.min, float(lo_hi["min"].as_py()))
-            self.max = max(self.max, float(lo_hi["max"].as_py()))
-            self.total += pc.sum(pc.cast(values, pa.float64())).as_py()  # float: an int64 sum could overflow
-            self.count += len(values)
+            self._add_numbers(column, n_values)
         elif kind == "string" and self.seq_count < SEQUENCE_SAMPLE:
-            # The sequence hints (share holding a "|", separators, id patterns) come from the first
-            # SEQUENCE_SAMPLE values: a scan of every row would cost as much as parsing the file.
-            piece = values.slice(0, SEQUENCE_SAMPLE - self.seq_count)
-            self.seq_sample.append(piece)
-            self.seq_count += len(piece)
-            self.strings += len(piece)
-            self.pipe_hits += pc.sum(pc.match_substring(piece, "|")).as_py() or 0
+            self._add_text_sample(column)
+        self._add_distinct(column)
+
+    def _add_numbers(self, column: pa.Array | pa.ChunkedArray, n_values: int) -> None:
+        lo_hi = pc.min_max(column)  # nulls skipped
+        lo, hi = lo_hi["min"].as_py(), lo_hi["max"].as_py()
+        self.min = min(self.min, float(lo))
+        self.max = max(self.max, float(hi))
+        t = column.type
+        if (pa.types.is_integer(t) or pa.types.is_boolean(t)) and max(abs(int(lo)), abs(int(hi))) * n_values < 2**53:
+            # Every partial sum is a whole number below 2**53, so the integer sum is the float sum
+            # exactly, without casting the column.
+            self.total += float(pc.sum(column).as_py())
+        else:  # float, so an int64 sum cannot overflow; ids past 2**53 are summed approximately
+            self.total += pc.sum(pc.cast(column, pa.float64(), safe=False)).as_py()
+        self.count += n_values
+
+    def _add_text_sample(self, column: pa.Array | pa.ChunkedArray) -> None:
+        # The sequence hints (share holding a "|", separators, id patterns) come from the first
+        # SEQUENCE_SAMPLE values: a scan of every row would cost as much as parsing the file.
+        values = pc.drop_null(column) if column.null_count else column
+        piece = values.slice(0, SEQUENCE_SAMPLE - self.seq_count)
+        if isinstance(piece, pa.ChunkedArray):  # a copy: keeps none of the row group's buffers alive
+            piece = pa.concat_arrays(piece.chunks) if piece.num_chunks else pa.array([], piece.type)
+        self.seq_sample.append(piece)
+        self.seq_count += len(piece)
+        self.strings += len(piece)
+        self.pipe_hits += pc.sum(pc.match_substring(piece, "|")).as_py() or 0
+
+    def _add_distinct(self, column: pa.Array | pa.ChunkedArray) -> None:
+        """Distinct values (exact until DISTINCT_CAP) and, while there are at most VALUE_COUNTS_MAX,
+        their counts: one hash pass over the block either way."""
         if self.capped and self.too_many_values:
             return
-        uniques = pc.unique(values)
-        if not self.capped:
-            self.pending_uniques.append(uniques)
-            self.pending_len += len(uniques)
-            if self.pending_len > DISTINCT_CAP // 2:  # merge now and then: each merge is a hash pass
-                self._merge_uniques()
-        if not self.too_many_values:
-            if len(uniques) > VALUE_COUNTS_MAX:
-                self.too_many_values, self.value_counts = True, {}
-                return
-            counts = pc.value_counts(values)
-            for value, n in zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist()):
+        if self.too_many_values:
+            uniques = pc.unique(column)
+        else:
+            counts = pc.value_counts(column)
+            uniques, numbers = counts.field("values"), counts.field("counts")
+            if uniques.null_count:
+                valid = pc.is_valid(uniques)
+                uniques, numbers = pc.filter(uniques, valid), pc.filter(numbers, valid)
+            for value, n in zip(uniques.to_pylist(), numbers.to_pylist()) if len(uniques) <= VALUE_COUNTS_MAX else ():
                 key = str(value)
                 self.value_counts[key] = self.value_counts.get(key, 0) + int(n)
-            if len(self.value_counts) > VALUE_COUNTS_MAX:
+            if len(uniques) > VALUE_COUNTS_MAX or len(self.value_counts) > VALUE_COUNTS_MAX:
                 self.too_many_values, self.value_counts = True, {}
+        if self.capped:
+            return
+        if uniques.null_count:
+            uniques = pc.drop_null(uniques)
+        # Merging with the values seen so far is a hash pass over both, so blocks' values wait and
+        # are merged together now and then (inserting a new value is what a hash pass pays for).
+        self.pending_uniques.append(uniques)
+        self.pending_len += len(uniques)
+        if self.pending_len > DISTINCT_CAP // 2:
+            self._merge_uniques()
 
     def _merge_uniques(self) -> None:
         pieces = ([self.uniques] if self.uniques is not None else []) + self.pending_uniques
         self.pending_uniques, self.pending_len = [], 0
         if not pieces:
             return
-        merged = pieces[0] if len(pieces) == 1 else pc.unique(pa.concat_arrays(pieces))
+        merged = pieces[0] if len(pieces) == 1 else pc.unique(pa.chunked_array(pieces, pieces[0].type))
         if len(merged) > DISTINCT_CAP:
             self.capped, self.uniques = True, None
         else:
@@ -239,7 +274,7 @@ def _kind(values: pa.Array) -> str:
 
 
 class Profiler:
-    """Statistics of every column plus the first rows, fed one record batch at a time."""
+    """Statistics of every column plus the first rows, fed one row group (a table) at a time."""
 
     def __init__(self, names: list[str]):
         self.names = names
@@ -248,15 +283,15 @@ class Profiler:
         self.preview: pd.DataFrame | None = None
         self.last_text: dict[str, str] = {}  # the last row's text values (to spot a quote never closed)
 
-    def update(self, batch: pa.RecordBatch) -> None:
-        if self.preview is None and batch.num_rows:
-            self.preview = batch.slice(0, PREVIEW_ROWS).to_pandas()
-        self.n_rows += batch.num_rows
-        for stats, column in zip(self.stats, batch.columns):
+    def update(self, table: pa.Table | pa.RecordBatch) -> None:
+        if self.preview is None and table.num_rows:
+            self.preview = table.slice(0, PREVIEW_ROWS).to_pandas()
+        self.n_rows += table.num_rows
+        for stats, column in zip(self.stats, table.columns):
             stats.update(column)
-        if batch.num_rows:
-            self.last_text = {f.name: v for f, c in zip(batch.schema, batch.columns)
-                              if pa.types.is_string(f.type) and isinstance(v := c[batch.num_rows - 1].as_py(), str)}
+        if table.num_rows:
+            self.last_text = {f.name: v for f, c in zip(table.schema, table.columns)
+                              if pa.types.is_string(f.type) and isinstance(v := c[table.num_rows - 1].as_py(), str)}
 
     def finish(self, file_format: str, delimiter: str | None) -> TableProfile:
         if self.n_rows == 0:
@@ -269,19 +304,19 @@ class Profiler:
                             columns=[p.as_dict(self.n_rows) for p in profiles], preview=_preview_dict(self.preview))
 
 
-def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.RecordBatch]:
-    """Iterate ``batches`` on a background thread, ``depth`` ahead: parsing the next CSV block overlaps
-    with profiling and writing this one (pyarrow releases the GIL in all three)."""
+def _prefetch(items: Iterator[Any], depth: int = 1) -> Iterator[Any]:
+    """Iterate ``items`` on a background thread, ``depth`` ahead: parsing the next row group
+    overlaps with profiling and writing this one (pyarrow releases the GIL in all three)."""
     queue: Queue = Queue(maxsize=depth)
     stop = threading.Event()
     done = object()
 
     def produce() -> None:
         try:
-            for batch in batches:
+            for item in items:
                 while not stop.is_set():
                     try:
-                        queue.put(batch, timeout=0.2)
+                        queue.put(item, timeout=0.2)
                         break
                     except Full:
                         continue
@@ -311,31 +346,47 @@ def _prefetch(batches: Iterator[pa.RecordBatch], depth: int = 2) -> Iterator[pa.
         thread.join()
 
 
+def _row_groups(batches: Iterable[pa.RecordBatch], schema: pa.Schema,
+                cast: Callable[[pa.RecordBatch], pa.RecordBatch] | None = None) -> Iterator[pa.Table]:
+    """Regroup record batches into tables of exactly ``ROW_GROUP_ROWS`` rows (the last one shorter):
+    each is profiled as one block and written as one row group."""
+    pending: list[pa.RecordBatch] = []
+    rows = 0
+    for batch in batches:
+        batch = cast(batch) if cast is not None else pa.RecordBatch.from_arrays(batch.columns, schema=schema)
+        pending.append(batch)
+        rows += batch.num_rows
+        while rows >= ROW_GROUP_ROWS:
+            table = pa.Table.from_batches(pending, schema)
+            rest = table.slice(ROW_GROUP_ROWS)
+            pending, rows = rest.to_batches(), rest.num_rows
+            yield table.slice(0, ROW_GROUP_ROWS)
+    if rows:
+        yield pa.Table.from_batches(pending, schema)
+
+
+def _statistics_columns(schema: pa.Schema) -> list[str]:
+    """Columns whose row-group min/max the copy stores: not text (no reader filters on it, and it
+    is a fifth of the writing time)."""
+    return [f.name for f in schema if not (pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+                                           or pa.types.is_binary(f.type) or pa.types.is_nested(f.type))]
+
+
 class _RowGroupWriter:
-    """Buffers record batches and writes row groups of ``ROW_GROUP_ROWS`` rows to a Parquet file,
-    on a background thread (so writing one row group overlaps with reading the next)."""
+    """Writes each table it is given as one row group of a Parquet file, on a background thread (so
+    writing one row group overlaps with profiling it and with reading the next)."""
 
     def __init__(self, path: Path | None, schema: pa.Schema):
-        self.writer = pq.ParquetWriter(path, schema, compression="snappy") if path is not None else None
-        self.buffer: list[pa.RecordBatch] = []
-        self.rows = 0
+        self.writer = (pq.ParquetWriter(path, schema, compression="snappy", write_statistics=_statistics_columns(schema))
+                       if path is not None else None)
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ingest-writer") if self.writer else None
         self.pending: Future | None = None
 
-    def write(self, batch: pa.RecordBatch) -> None:
-        if self.writer is None:
+    def write(self, table: pa.Table) -> None:
+        if self.writer is None or not table.num_rows:
             return
-        self.buffer.append(batch)
-        self.rows += batch.num_rows
-        if self.rows >= ROW_GROUP_ROWS:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.writer is not None and self.buffer:
-            self._wait()
-            table = pa.Table.from_batches(self.buffer)
-            self.pending = self.pool.submit(self.writer.write_table, table, row_group_size=ROW_GROUP_ROWS)
-        self.buffer, self.rows = [], 0
+        self._wait()
+        self.pending = self.pool.submit(self.writer.write_table, table, row_group_size=table.num_rows)
 
     def _wait(self) -> None:
         if self.pending is not None:
@@ -344,7 +395,6 @@ class _RowGroupWriter:
 
     def close(self) -> None:
         if self.writer is not None:
-            self.flush()
             self._wait()
             self.writer.close()
             self.pool.shutdown()
@@ -364,7 +414,8 @@ class _RowGroupWriter:
 
 
 class _CountingReader(io.RawIOBase):
-    """A file wrapper that counts bytes for progress and stops past a decompressed-size limit."""
+    """A wrapper of the decompressing stream of a gzip upload: counts the text read and stops past the
+    decompressed-size limit, and keeps the last bytes (a plain CSV is read natively, without it)."""
 
     def __init__(self, raw, limit: int | None, on_read: Callable[[], None] | None = None):
         self.raw = raw
@@ -384,7 +435,7 @@ class _CountingReader(io.RawIOBase):
         data = self.raw.read(size)
         self.read_bytes += len(data)
         if data:
-            self.tail = (self.tail + data)[-256:]
+            self.tail = (self.tail + data[-256:])[-256:]
         if self.limit is not None and self.read_bytes > self.limit:
             self.over_limit = True
             raise OSError("decompressed size limit exceeded")
@@ -540,23 +591,24 @@ def _read_csv_once(path: Path, file_format: str, tmp: Path | None, delim: str, n
         invalid.append(row)
         return "error"
 
-    counter = _CountingReader(source, limit)
+    # A plain file is handed to pyarrow as is (its reads need no GIL); a gzip stream goes through
+    # the counter, which applies the decompressed-size limit.
+    counter = _CountingReader(source, limit) if file_format == "csv.gz" else None
     read, parse, convert = _options(delim, quoted_newlines, types, handler=on_invalid)
     profiler = Profiler(names)
     writer: _RowGroupWriter | None = None
     reader = None
     try:
         try:
-            reader = pacsv.open_csv(counter, read_options=read, parse_options=parse, convert_options=convert)
+            reader = pacsv.open_csv(counter or source, read_options=read, parse_options=parse, convert_options=convert)
             if len(reader.schema) != len(names):
                 raise DatasetError(f"The header could not be read consistently: {len(names)} columns by one reading, "
                                    f"{len(reader.schema)} by another. Check the quotes in the header line.")
             schema = pa.schema([pa.field(n, f.type) for n, f in zip(names, reader.schema)])
             writer = _RowGroupWriter(tmp, schema)
-            for batch in _prefetch(reader):
-                batch = pa.RecordBatch.from_arrays(batch.columns, schema=schema)
-                profiler.update(batch)
-                writer.write(batch)
+            for table in _prefetch(_row_groups(reader, schema)):
+                writer.write(table)  # written on the writer thread while this thread profiles it
+                profiler.update(table)
                 if progress is not None:
                     progress(min(raw.tell() / size, 0.99) if size else 0.99)
             writer.close()
@@ -571,14 +623,20 @@ def _read_csv_once(path: Path, file_format: str, tmp: Path | None, delim: str, n
     finally:
         source.close()
         raw.close()
-    _check_unterminated_quote(profiler, counter)
+    _check_unterminated_quote(profiler, counter.tail if counter is not None else _file_tail(path))
     return profiler.finish(file_format, delim)
+
+
+def _file_tail(path: Path, n: int = 256) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(max(path.stat().st_size - n, 0))
+        return fh.read(n)
 
 
 def _csv_error(exc: Exception, path: Path, file_format: str, raw_names: list[str], invalid: list, counter, limit,
                types) -> Exception:
     text = str(exc)
-    if counter.over_limit:
+    if counter is not None and counter.over_limit:
         error = DatasetError(
             f"The gzip file expands to more than {limit / 1024 / 1024:,.0f} MB of text (DATASET_MAX_DECOMPRESSED_MB). "
             "Upload a smaller file, or ask an administrator to raise the limit.")
@@ -629,9 +687,10 @@ def _find_line(path: Path, file_format: str, text: str) -> int | None:
     return None
 
 
-def _check_unterminated_quote(profiler: Profiler, counter: _CountingReader) -> None:
-    """pyarrow reads a quote left open to the end of the file as one long value; refuse that."""
-    tail = counter.tail.rstrip(b"\r\n")
+def _check_unterminated_quote(profiler: Profiler, tail: bytes) -> None:
+    """pyarrow reads a quote left open to the end of the file as one long value; refuse that.
+    ``tail`` is the end of the file's text."""
+    tail = tail.rstrip(b"\r\n")
     if not tail or tail.endswith(b'"'):
         return
     for name, value in profiler.last_text.items():
@@ -680,11 +739,11 @@ def _ingest_parquet(path: Path, tmp: Path | None, progress: Progress | None) -> 
     profiler = Profiler([f.name for f in target])
     writer = _RowGroupWriter(write, target)
     total = max(pf.metadata.num_rows, 1)
+    batches = pf.iter_batches(batch_size=ROW_GROUP_ROWS, columns=names, use_pandas_metadata=False)
     try:
-        for batch in pf.iter_batches(batch_size=BATCH_ROWS, columns=names, use_pandas_metadata=False):
-            batch = _cast_batch(batch, target)
-            profiler.update(batch)
-            writer.write(batch)
+        for table in _prefetch(_row_groups(batches, target, cast=lambda batch: _cast_batch(batch, target))):
+            writer.write(table)
+            profiler.update(table)
             if progress is not None:
                 progress(min(profiler.n_rows / total, 0.99))
         writer.close()

@@ -9,6 +9,7 @@ import hashlib
 import shutil
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -111,9 +112,8 @@ def create_dataset(
     final_dir: Path | None = None
     try:
         target = staging / _safe_name(filename)
-        size, digest = _store(source_file, target, move)
-        if size > settings.DATASET_MAX_UPLOAD_BYTES:
-            raise DatasetError(size_limit_message(settings.DATASET_MAX_UPLOAD_BYTES))
+        size = _store(source_file, target, move)
+        digest = _start_sha256(target)
         if inline is None:
             inline = size <= settings.DATASET_INLINE_PROFILE_BYTES
         result = None
@@ -135,7 +135,7 @@ def create_dataset(
         fields = dict(
             name=name.strip() or Path(filename).stem, kind=kind, owner=owner, description=description, source=source,
             file_path=str(path.relative_to(settings.MEDIA_ROOT)), original_filename=filename, size_bytes=size,
-            sha256=digest, file_format=detect_format(path), delimiter=delimiter or "", requested_roles=overrides,
+            sha256=digest.result(), file_format=detect_format(path), delimiter=delimiter or "", requested_roles=overrides,
             status=Dataset.Status.PROFILING, progress=0.0,
         )
         if result is not None:
@@ -201,46 +201,57 @@ def _safe_name(filename: str) -> str:
     return keep.strip("._") or "upload"
 
 
-def _store(source: IO[bytes] | Path, target: Path, move: bool) -> tuple[int, str]:
-    """Put the upload at ``target`` (moving a path when ``move``); return its size and SHA-256."""
-    if move and isinstance(source, (str, Path)):
-        digest = hashlib.sha256()
-        size = 0
-        with open(source, "rb") as fh:
-            for chunk in iter(lambda: fh.read(COPY_CHUNK), b""):
-                digest.update(chunk)
-                size += len(chunk)
-        if size > settings.DATASET_MAX_UPLOAD_BYTES:
-            raise DatasetError(size_limit_message(settings.DATASET_MAX_UPLOAD_BYTES))
-        shutil.move(str(source), target)
-        return size, digest.hexdigest()
-    return _copy_with_hash(source, target)
+def _store(source: IO[bytes] | Path, target: Path, move: bool) -> int:
+    """Put the upload at ``target`` (moving a path when ``move``) and return its size.
 
-
-def _copy_with_hash(source: IO[bytes] | Path, target: Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
+    A file on disk (a path, or an upload Django spooled to a temporary file) is copied by the
+    kernel (``shutil.copyfile``: no bytes through Python); anything else is copied in chunks. The
+    checksum is not computed here: see :func:`_start_sha256`.
+    """
     limit = settings.DATASET_MAX_UPLOAD_BYTES
-    if isinstance(source, (str, Path)):
-        source_fh: IO[bytes] = open(source, "rb")
-        close = True
-    else:
-        source_fh, close = source, False
-        if hasattr(source_fh, "seek"):
-            source_fh.seek(0)
+    on_disk = source if isinstance(source, (str, Path)) else getattr(source, "temporary_file_path", lambda: None)()
+    if on_disk is not None:
+        size = Path(on_disk).stat().st_size
+        if size > limit:
+            raise DatasetError(size_limit_message(limit))
+        if move and isinstance(source, (str, Path)):
+            shutil.move(str(source), target)
+        else:
+            shutil.copyfile(on_disk, target)
+        return size
+    size = 0
+    if hasattr(source, "seek"):
+        source.seek(0)
+    chunks = source.chunks(COPY_CHUNK) if hasattr(source, "chunks") else iter(lambda: source.read(COPY_CHUNK), b"")
+    with open(target, "wb") as out:
+        for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise DatasetError(size_limit_message(limit))
+            out.write(chunk)
+    return size
+
+
+def _start_sha256(path: Path) -> Future:
+    """The SHA-256 of the stored upload, computed on a thread while the ingest reads the file
+    (hashlib releases the GIL), instead of before it: the result is a future of the hex digest.
+    The file is opened here, so moving its folder meanwhile does not matter."""
+    fh = open(path, "rb", buffering=0)
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="upload-sha256")
     try:
-        chunks = source_fh.chunks(COPY_CHUNK) if hasattr(source_fh, "chunks") else iter(lambda: source_fh.read(COPY_CHUNK), b"")
-        with open(target, "wb") as out:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > limit:
-                    raise DatasetError(size_limit_message(limit))
-                digest.update(chunk)
-                out.write(chunk)
+        return pool.submit(_sha256, fh)
     finally:
-        if close:
-            source_fh.close()
-    return size, digest.hexdigest()
+        pool.shutdown(wait=False)
+
+
+def _sha256(fh: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    buffer = bytearray(COPY_CHUNK)
+    view = memoryview(buffer)
+    with fh:
+        while n := fh.readinto(buffer):
+            digest.update(view[:n])
+    return digest.hexdigest()
 
 
 def _apply_roles(profile: TableProfile, kind, overrides: dict[str, str]) -> list[dict[str, Any]]:

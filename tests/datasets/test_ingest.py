@@ -282,3 +282,49 @@ def test_distinct_counts_stay_exact_across_blocks_until_the_cap(tmp_path, monkey
     src.write_text("label,c\n" + "".join(f"{i % 2},v{(i * 7) % 50}\n" for i in range(2000)))
     col = {c["name"]: c for c in ingest.ingest_file(src, None).columns}["c"]
     assert (col["distinct"], col["distinct_capped"]) == (distinct, capped)
+
+
+def test_integer_ids_past_2_to_the_53_are_profiled_not_refused(tmp_path):
+    big = [2**62 + i for i in range(100)]  # hashed ids: a float64 cannot hold them exactly
+    src = tmp_path / "ids.csv"
+    src.write_text("label,item\n" + "".join(f"{i % 2},{v}\n" for i, v in enumerate(big)))
+    col = {c["name"]: c for c in ingest.ingest_file(src, tmp_path / "copy.parquet").columns}["item"]
+    assert col["dtype"] == "int" and col["distinct"] == 100 and col["max"] == float(big[-1])
+    assert col["mean"] == pytest.approx(sum(big) / 100, rel=1e-12)
+    assert pq.read_table(tmp_path / "copy.parquet").column("item").to_pylist() == big
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("source", ["path", "moved path", "in-memory upload", "spooled upload", "open file"])
+def test_stored_upload_keeps_its_bytes_size_and_sha256_from_every_kind_of_source(user, tmp_path, source):
+    import hashlib
+
+    from django.core.files.uploadedfile import TemporaryUploadedFile
+
+    path = tmp_path / "f.csv"
+    path.write_bytes(GOOD)
+    if source in ("path", "moved path"):
+        given = path
+    elif source == "in-memory upload":
+        given = SimpleUploadedFile("f.csv", GOOD)
+    elif source == "spooled upload":
+        given = TemporaryUploadedFile("f.csv", "text/csv", len(GOOD), None)
+        given.write(GOOD)
+        given.flush()
+    else:
+        given = open(path, "rb")
+    dataset = create_dataset(owner=user, source_file=given, filename="f.csv", move=source == "moved path", inline=True)
+    if hasattr(given, "close"):
+        given.close()
+    assert dataset.sha256 == hashlib.sha256(GOOD).hexdigest() and dataset.size_bytes == len(GOOD)
+    assert dataset.path.read_bytes() == GOOD and path.exists() == (source != "moved path")
+
+
+@pytest.mark.django_db
+@override_settings(DATASET_MAX_UPLOAD_BYTES=1000)
+def test_a_path_over_the_upload_limit_is_refused_before_it_is_copied(user, tmp_path):
+    path = tmp_path / "f.csv"
+    path.write_bytes(GOOD)
+    with pytest.raises(DatasetError, match="larger than the upload limit"):
+        create_dataset(owner=user, source_file=path, filename="f.csv", inline=True)
+    assert not Dataset.objects.exists()

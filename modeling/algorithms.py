@@ -88,7 +88,8 @@ NET_FACTORIES: dict[str, NetFactory] = {
     "awmoe": lambda schema, p: AWMoE(
         schema, p["embedding_dim"], p["num_experts"], parse_hidden_units(p["expert_units"]),
         parse_hidden_units(p["attention_units"]), parse_hidden_units(p["gate_units"]), p["dropout"], p["batch_norm"],
-        p["use_softmax"], p["mask_prob"], p["contrastive_weight"], p["temperature"], p["max_len"]),
+        p["use_softmax"], p["mask_prob"], p["contrastive_weight"], p["temperature"], p["max_len"],
+        query_field=p.get("query_field") or None),
 }
 """How each CTR algorithm builds its net from the encoder's schema and its hyperparameters; training and
 scoring a saved model (``registry``) both use these, so a reloaded model has exactly the trained shape."""
@@ -161,6 +162,9 @@ CTR_ALGORITHMS = tuple(replace(a, precheck=check_ctr_request) for a in (
                   Param("mask_prob", "float", 0.3, "Share of behaviours dropped in the masked view.", min=0.0, max=0.95),
                   Param("contrastive_weight", "float", 0.05, "Weight of the InfoNCE loss between gates (0 turns it off).",
                         min=0.0, max=10.0),
-                  Param("temperature", "float", 0.2, "InfoNCE temperature.", min=0.01, max=10.0)),
+                  Param("temperature", "float", 0.2, "InfoNCE temperature.", min=0.01, max=10.0),
+                  Param("query_field", "str", "", "Search data: the categorical column holding the query (or its "
+                        "category); its embedding joins every behaviour's expert scores in the gate. Empty for "
+                        "recommendation data without a query.")),
               _run_awmoe, required_roles=("label", "sequence")),
 ))

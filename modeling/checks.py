@@ -52,6 +52,12 @@ def check_ctr_request(params: dict[str, Any], roles: Mapping[str, str], *, colum
         if method == "column" and "split" not in roles.values():
             errors["split_method"] = ("`column` needs a column with the role split (train/valid/test) and this dataset "
                                       "has none: choose random, or give a column the split role on the dataset page.")
+    query = params.get("query_field")
+    if query and roles.get(query) != "categorical":
+        errors["query_field"] = (f"the dataset has no column `{query}`: name a categorical column holding the search "
+                                 f"query, or leave it empty" if query not in roles else
+                                 f"column `{query}` has the role {roles[query]}; the query field must be a categorical "
+                                 f"column: give it that role on the dataset page, or leave query_field empty")
     if params.get("temporal_encoding") == "time" and "timestamp" not in roles.values():
         errors["temporal_encoding"] = "`time` encodes the gap to the target's timestamp: the dataset has no timestamp column."
     if errors:

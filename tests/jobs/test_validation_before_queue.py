@@ -63,6 +63,8 @@ def test_new_job_page_shows_the_error_beside_the_field(client, user, ctr_dataset
     ("din", {"attention_units": "x,y"}, "attention_units"),
     ("awmoe", {"expert_units": ","}, "expert_units"),
     ("awmoe", {"gate_units": "0"}, "gate_units"),
+    ("awmoe", {"query_field": "search"}, "query_field"),
+    ("awmoe", {"query_field": "treatment"}, "query_field"),
     ("suan", {"split_method": "time"}, "split_method"),
     ("tin", {"temporal_encoding": "time"}, "temporal_encoding"),
     ("ecup", {"tower_hidden": "abc"}, "tower_hidden"),
@@ -97,3 +99,19 @@ def test_a_split_column_replaces_the_random_split_and_the_job_says_so(client, us
     row = page[page.index('data-param="split_method"'):]
     row = row[:row.index("</tr>")]
     assert "column (asked: random; the dataset&#x27;s split column wins)" in row
+
+
+def test_api_accepts_an_awmoe_query_column_and_refuses_one_the_dataset_lacks(api, user, tmp_path):
+    path = tmp_path / "search.csv"
+    path.write_text("click,query,hist\n" + "".join(f"{i % 2},q{i % 4},i{i % 5}|i{i % 7}\n" for i in range(60)))
+    dataset = create_dataset(owner=user, source_file=path, filename="search.csv", name="search",
+                             role_overrides={"query": "categorical", "hist": "sequence"})
+    body = {"dataset": dataset.pk, "algorithm": "awmoe", "params": {"query_field": "search_terms"}}
+    response = api.post("/api/jobs/", body, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"query_field"}
+    assert "no column `search_terms`" in response.json()["errors"]["query_field"]
+    assert not Job.objects.exists()
+    response = api.post("/api/jobs/", dict(body, params={"query_field": "query"}), format="json")
+    assert response.status_code == 201, response.json()
+    assert Job.objects.get().params["query_field"] == "query"

@@ -79,29 +79,42 @@ def main() -> None:
     parser.add_argument("--interests", type=int, default=2, help="per phase (old, current)")
     parser.add_argument("--items-per-category", type=int, default=5)
     parser.add_argument("--json", default="", help="append every run's numbers to this JSON-lines file")
+    parser.add_argument("--from-json", default="", help="print the table of an earlier --json file; train nothing")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     rows_for = {int(k): int(v) for k, v in (pair.split("=") for pair in args.rows.split(","))}
     roles = interest_roles()
     results: dict[tuple[int, str], list[dict]] = {}
-    for length in (int(x) for x in args.lengths.split(",")):
+
+    def record(length: int, seed: int, key: str, run: dict) -> None:
+        results.setdefault((length, key), []).append(run)
+        if args.json:
+            with open(args.json, "a") as out:
+                out.write(json.dumps({"length": length, "seed": seed, "model": key, **run}) + "\n")
+
+    if args.from_json:
+        for line in Path(args.from_json).read_text().splitlines():
+            run = json.loads(line)
+            results.setdefault((run.pop("length"), run.pop("model")), []).append(run)
+        args.json = ""
+    for length in (int(x) for x in args.lengths.split(",")) if not args.from_json else ():
         config = InterestConfig(n_users=rows_for.get(length, 6000) // 6, history_len=length,
                                 n_categories=args.categories, n_interests=args.interests,
                                 items_per_category=args.items_per_category)
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             frame = make_interest_sequences(config, seed=seed)
-            for name, value in ceilings(frame).items():
-                results.setdefault((length, name), []).append({"auc": value})
             print(f"L={length} seed={seed}: {len(frame):,} rows, positive rate {frame.label.mean():.3f}, "
                   f"test ceilings {ceilings(frame)}", flush=True)
+            for name, value in ceilings(frame).items():
+                record(length, seed, name, {"auc": value})
             params = {"epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "seed": seed,
-                      "max_len": length, "split_method": "column", "min_count": 1, "patience": args.patience, "lr_decay": args.lr_decay,
-                      "embedding_dim": args.embedding_dim}
+                      "max_len": length, "split_method": "column", "min_count": 1, "patience": args.patience,
+                      "lr_decay": args.lr_decay, "embedding_dim": args.embedding_dim}
             for key in args.models.split(","):
                 if key == "references":
                     refs = heuristic_references(frame[frame.split == "train"], frame[frame.split == "test"], roles)
                     for name, m in refs.items():
-                        results.setdefault((length, name), []).append(m)
+                        record(length, seed, name, m)
                     continue
                 start = time.perf_counter()
                 with tempfile.TemporaryDirectory() as workdir:
@@ -110,13 +123,12 @@ def main() -> None:
                 m, s = result.metrics, result.summary
                 run = {"auc": m["auc"], "gauc": m.get("gauc"), "logloss": m["logloss"],
                        "samples_per_s": s.get("samples_per_s"), "best_epoch": s.get("best_epoch"), "wall_s": wall}
-                results.setdefault((length, key), []).append(run)
+                record(length, seed, key, run)
                 print(f"  L={length} seed={seed} {key}: AUC {m['auc']:.4f} GAUC {m.get('gauc', float('nan')):.4f} "
                       f"{s.get('samples_per_s', 0):,.0f} samples/s, best epoch {s.get('best_epoch')}, {wall:.0f} s",
                       flush=True)
-                if args.json:
-                    with open(args.json, "a") as out:
-                        out.write(json.dumps({"length": length, "seed": seed, "model": key, **run}) + "\n")
+    if args.from_json:
+        print(f"from {args.from_json}")
     print(f"\nepochs={args.epochs} batch={args.batch_size} lr={args.lr} embedding_dim={args.embedding_dim} "
           f"seeds={args.seeds} threads={torch.get_num_threads()}")
     print("| L | model | test AUC | test GAUC | samples/s | seeds |\n|---|---|---|---|---|---|")

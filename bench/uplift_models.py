@@ -2,7 +2,7 @@
 
     python bench/uplift_models.py [--rows 50000] [--arms 4] [--epochs 5] [--datasets synthetic,hillstrom]
                                   [--models ecup,s_learner,...] [--device cpu] [--threads 1] [--json out.json]
-                                  [--seeds 3] [--effect-on both|cvr]
+                                  [--seeds 3] [--effect-on both|cvr] [--param monitor=loss ...]
 
 Every model gets the same seeded split (stratified by arm, test 20 %), the same epochs and batch
 size. Numbers are on the test rows: the scikit-uplift Qini coefficient (normalised Qini) averaged
@@ -92,6 +92,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = torch's default)")
     parser.add_argument("--json", default="", help="also write every metric to this file")
+    parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a hyperparameter for every model that has it (repeatable), e.g. monitor=loss")
     parser.add_argument("--seeds", type=int, default=1, help="repeat each dataset with seeds 0..N-1 (see above)")
     parser.add_argument("--effect-on", default="both", choices=("both", "cvr"),
                         help="generated data: treatment acts on clicks and conversions, or on conversions only")
@@ -113,6 +115,8 @@ def main() -> None:
                 raw = {"n_bootstrap": 200, "seed": seed}
                 if key != "gbm_two_model":
                     raw.update(epochs=args.epochs, batch_size=args.batch_size, patience=args.epochs)
+                known = {p.name for p in algo.params}
+                raw.update({n: v for n, v in (item.split("=", 1) for item in args.param) if n in known})
                 params = algo.validate(raw)
                 with tempfile.TemporaryDirectory() as workdir:
                     start = time.perf_counter()

@@ -128,9 +128,10 @@ def main() -> None:
                       f"{s.get('samples_per_s', 0):,.0f} samples/s, best epoch {s.get('best_epoch')}, {wall:.0f} s",
                       flush=True)
     if args.from_json:
-        print(f"from {args.from_json}")
-    print(f"\nepochs={args.epochs} batch={args.batch_size} lr={args.lr} embedding_dim={args.embedding_dim} "
-          f"seeds={args.seeds} threads={torch.get_num_threads()}")
+        print(f"from {args.from_json} (settings as that run had them)")
+    else:
+        print(f"\nepochs={args.epochs} batch={args.batch_size} lr={args.lr} embedding_dim={args.embedding_dim} "
+              f"seeds={args.seeds} threads={torch.get_num_threads()}")
     print("| L | model | test AUC | test GAUC | samples/s | seeds |\n|---|---|---|---|---|---|")
     for (length, key), runs in results.items():
         speed = fmt([r["samples_per_s"] for r in runs if r.get("samples_per_s")], 0) if "samples_per_s" in runs[0] else "—"

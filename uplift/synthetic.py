@@ -9,6 +9,11 @@ The chain is click ~ Bernoulli(σ(a(x) + α_k(x))), conversion ~ click · Bernou
 Arm strength grows with k. α_k rises with ``tanh(f0)`` while β_k falls with it, so where f0 is large
 a treatment brings clicks but loses conversions: the "chain bias" segments in which click uplift
 and conversion uplift have opposite signs (spec §3.4).
+
+``effect_on="cvr"`` makes the treatment act on the conversion step only (α_k = 0): P(click) is the
+same in every arm, so the true CTR effect is exactly zero, and the whole CTCVR effect is
+P(click | x) · (P(conv | click, x, k) − P(conv | click, x, 0)): a click-rate baseline times a
+conversion-rate effect, the chain structure ECUP models (spec §1.2, "chain bias").
 """
 from __future__ import annotations
 
@@ -23,13 +28,16 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def make_chain_uplift(n_rows: int = 20_000, n_features: int = 12, n_treatments: int = 4, seed: int = 0,
-                      effect_scale: float = 1.0) -> pd.DataFrame:
+                      effect_scale: float = 1.0, effect_on: str = "both") -> pd.DataFrame:
     """A DataFrame of ``n_rows`` impressions with ``n_treatments`` treated arms and a control arm.
 
     Treatment is assigned uniformly at random (an RCT, like MT-LIFT). ``effect_scale`` multiplies
     every treatment effect (0 gives a data set with no uplift at all). In the control arm about 14 % of
-    impressions are clicked and 4 % convert.
+    impressions are clicked and 4 % convert. ``effect_on``: ``both`` (clicks and conversions) or
+    ``cvr`` (conversion given a click only; the CTR effect is zero).
     """
+    if effect_on not in ("both", "cvr"):
+        raise ValueError(f"effect_on must be `both` or `cvr`, got {effect_on!r}")
     if n_features < MIN_FEATURES:
         raise ValueError(f"the generator needs at least {MIN_FEATURES} features, got {n_features}")
     if n_treatments < 1:
@@ -45,6 +53,8 @@ def make_chain_uplift(n_rows: int = 20_000, n_features: int = 12, n_treatments: 
     own = x[:, 7:10][:, arms % 3]  # (N, K+1)
     lean = np.where(arms % 2 == 0, 0.3, -0.3)  # (K+1,)
     alpha = strength * (0.9 * np.tanh(x[:, [0]]) + 0.3 + lean * own)  # (N, K+1)
+    if effect_on == "cvr":
+        alpha = np.zeros_like(alpha)
     beta = strength * (-1.2 * np.tanh(x[:, [0]]) + 0.2 + 0.4 * x[:, [8]])  # (N, K+1)
     p_click = _sigmoid(base_click[:, None] + alpha)  # (N, K+1)
     p_cvr = _sigmoid(base_conv[:, None] + beta)  # (N, K+1)

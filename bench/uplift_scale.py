@@ -89,6 +89,10 @@ def run_case(path: Path, mode: str, threads: int, time_limit: float = 0.0) -> di
         if time_limit and "start" in training and time.perf_counter() - training["start"] > time_limit:
             raise Cancelled()
 
+    def note(message: str) -> None:
+        log.append(f"{time.perf_counter() - t0:7.1f}s  RSS {peak_rss_gib('VmRSS'):.2f} / peak {peak_rss_gib():.2f} GiB  "
+                   f"{message}")
+
     def read_table(columns=None):
         raise AssertionError("the job read the whole table")
 
@@ -96,8 +100,7 @@ def run_case(path: Path, mode: str, threads: int, time_limit: float = 0.0) -> di
     with tempfile.TemporaryDirectory(prefix="uplift-scale-") as work:
         ctx = RunContext(params=algorithm.validate({"epochs": 1, "n_bootstrap": 10}), roles=roles, read_table=read_table,
                          workdir=Path(work), table=table, extra={"train_data_path": mode}, progress=progress,
-                         check_cancelled=check_cancelled, log=lambda m: log.append(f"{time.perf_counter() - t0:7.1f}s  RSS {peak_rss_gib('VmRSS'):.2f} / "
-                                                          f"peak {peak_rss_gib():.2f} GiB  {m}"))
+                         check_cancelled=check_cancelled, log=note)
         try:
             result = train_uplift(ctx, "ecup")
             out.update(samples_per_s=result.summary["samples_per_s"], train_data_path=result.summary["train_data_path"],
@@ -108,8 +111,7 @@ def run_case(path: Path, mode: str, threads: int, time_limit: float = 0.0) -> di
             seconds = training["now"] - training["start"]
             out.update(samples_per_s=round(training["fraction"] * n_train / seconds, 1), qini_ctr=None,
                        partial_epoch=round(training["fraction"], 4))
-            log.append(f"{time.perf_counter() - t0:7.1f}s stopped after {seconds:,.0f} s of training "
-                       f"({training['fraction']:.1%} of the epoch)")
+            note(f"stopped after {seconds:,.0f} s of training ({training['fraction']:.1%} of the epoch)")
     return {**out, "peak_rss_gib": round(peak_rss_gib(), 3), "wall_s": round(time.perf_counter() - t0, 1), "log": log}
 
 

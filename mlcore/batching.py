@@ -94,3 +94,23 @@ def column(data: TensorTable | BatchSource, key: str) -> np.ndarray:
 def head(data: TensorTable | BatchSource, n: int) -> TensorTable:
     """The first ``n`` rows as tensors, from tensors or a source."""
     return as_source(data).head(n)
+
+
+def sample_rows(data: TensorTable | BatchSource, max_rows: int, seed: int,
+                batch_size: int = 65_536) -> TensorTable:
+    """At most ``max_rows`` rows as tensors: all of them when there are no more, else a seeded uniform
+    sample without replacement, kept in table order (for learners that need their data in memory)."""
+    source = as_source(data)
+    n = len(source)
+    if n <= max_rows and isinstance(data, dict):
+        return data
+    keep = np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False)) if n > max_rows else None
+    parts, start = [], 0
+    for batch in source.iter_batches(batch_size, shuffle=False):
+        size = table_len(batch)
+        if keep is not None:
+            lo, hi = np.searchsorted(keep, [start, start + size])
+            batch = take(batch, torch.from_numpy(keep[lo:hi] - start))
+        parts.append(batch)
+        start += size
+    return {k: torch.cat([p[k] for p in parts]) for k in parts[0]}

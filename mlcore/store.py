@@ -82,7 +82,7 @@ class StoreWriter:
                 self.layout[split][key] = {"dtype": array.dtype.str, "shape": list(shape), "offset": handle.tell()}
             dtype = np.dtype(self.layout[split][key]["dtype"])
             if array.dtype != dtype:
-                if np.issubdtype(dtype, np.integer) and (array.min() < np.iinfo(dtype).min or array.max() > np.iinfo(dtype).max):
+                if np.issubdtype(dtype, np.integer) and array.size and (array.min() < np.iinfo(dtype).min or array.max() > np.iinfo(dtype).max):
                     raise ValueError(f"values of {key} no longer fit {dtype}")
                 array = array.astype(dtype)
             handle.write(np.ascontiguousarray(array).tobytes())

@@ -53,7 +53,7 @@ ChunkExtras = Callable[[pd.DataFrame], dict[str, np.ndarray]]
 class EncodedData:
     """The encoded splits of one job: ``train`` is tensors (in-memory path) or a store split."""
 
-    encoder: FeatureEncoder
+    encoder: FeatureEncoder  # or the ``fitter``'s encoder (uplift)
     train: TensorTable | StoreSplit
     valid: StoreSplit
     test: StoreSplit
@@ -91,36 +91,45 @@ def _to_numpy(table: dict) -> dict[str, np.ndarray]:
 def encode_splits(ctx: RunContext, roles: dict[str, str], *, method: str, valid_frac: float, test_frac: float,
                   seed: int, config: EncoderConfig, extras: Callable[[FeatureEncoder], ChunkExtras | None] | None = None,
                   extras_key: Any = None, chunk_rows: int = CHUNK_ROWS,
-                  references: ReferenceFit | None = None) -> EncodedData:
+                  references: ReferenceFit | None = None, strata_column: str | None = None,
+                  strata: dict[str, int] | None = None, fitter: Any = None,
+                  load_encoder: Callable[[dict], Any] = FeatureEncoder.from_dict) -> EncodedData:
     """Split, fit the encoder on train and write the encoded splits to ``ctx.workdir/encoded`` (see the module
     docstring). ``extras(encoder)`` may return a function adding columns to each encoded chunk (item-side rows).
     ``references`` (untrained heuristics) is fitted on the training chunks of the first pass and scored on the
-    test chunks of the second, and its result kept in the store's manifest for a resumed run."""
+    test chunks of the second, and its result kept in the store's manifest for a resumed run.
+
+    Other kinds reuse the same passes: ``strata_column`` (and its counts ``strata``) stratifies the random
+    split (``modeling/split.py``); ``fitter`` replaces the CTR :class:`StreamingFit` (anything with
+    ``update(train_rows)`` and ``finish()`` returning an encoder with ``transform(frame)`` and ``to_dict()``),
+    and ``load_encoder`` turns the manifest's ``to_dict()`` back into that encoder on resume."""
     columns = list(roles)
     chunk_rows = int(ctx.extra.get("encode_chunk_rows") or chunk_rows)
     table = source_table(ctx, columns)
     time_cols = [c for c, r in roles.items() if r == "timestamp"]
     split_cols = [c for c, r in roles.items() if r == "split"]
     key = {"table": _table_identity(table), "roles": roles, "method": method, "valid_frac": valid_frac,
-           "test_frac": test_frac, "seed": seed, "config": config.__dict__, "extras": extras_key, "version": 1}
+           "test_frac": test_frac, "seed": seed, "config": config.__dict__, "extras": extras_key, "version": 1,
+           **({"strata": strata_column} if strata_column else {})}
     folder = Path(ctx.workdir) / "encoded"
     store = EncodedStore.open_matching(folder, key)
     if store is not None:
-        encoder = FeatureEncoder.from_dict(store.manifest["encoder"])
+        encoder = load_encoder(store.manifest["encoder"])
         counts = tuple(store.manifest["counts"][s] for s in SPLITS)
         found_references = store.manifest.get("references") or {}
-        _log_split(ctx, method, counts)
+        _log_split(ctx, method + (f", stratified by `{strata_column}`" if strata_column else ""), counts)
         ctx.log(f"reusing the encoded splits already in the job folder ({sum(counts):,} rows)")
     else:
         t0 = time.perf_counter()
         ctx.progress(0.0, "splitting")
         plan = plan_split(table, method=method, valid_frac=valid_frac, test_frac=test_frac, seed=seed,
                           time_column=time_cols[0] if time_cols else None,
-                          split_column=split_cols[0] if split_cols else None)
+                          split_column=split_cols[0] if split_cols else None, strata_column=strata_column,
+                          strata=strata)
         counts = plan.counts
-        _log_split(ctx, method, counts)
+        _log_split(ctx, method + (f", stratified by `{strata_column}`" if strata_column else ""), counts)
         ctx.progress(0.0, "fitting the encoder")
-        fitter = StreamingFit(roles, config, seed=seed)
+        fitter = fitter if fitter is not None else StreamingFit(roles, config, seed=seed)
         start = 0
         for chunk in table.iter_frames(columns, chunk_rows):
             ctx.check_cancelled()

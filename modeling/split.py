@@ -12,6 +12,10 @@ its global position and its own values, so a table can be split chunk by chunk w
   row), sorted (stable, so ties keep file order) and turned into one byte of split code per row,
   kept for the encoding pass (20 MB at 20M rows).
 - ``column``: the row's value in the split column (train/valid/test), chunk by chunk.
+- ``random`` with ``strata_column`` (uplift: stratified by arm): the same hash ranking within each
+  value of that column, with cuts per value, so every stratum is split in exactly the proportions
+  asked (``round(n_s * frac)`` rows of each). One pass counts the strata, one more (rarely two) finds
+  the cuts; only that column is read.
 
 :func:`split_frame` applies the same plans to an in-memory frame, so the in-memory and streamed
 paths put every row in the same split.
@@ -25,6 +29,8 @@ import numpy as np
 import pandas as pd
 
 from mlcore.api import DataError
+
+from .features import _as_text
 
 SPLIT_NAMES = {"train": "train", "valid": "valid", "validation": "valid", "val": "valid", "test": "test"}
 CODES = {"train": 0, "valid": 1, "test": 2}
@@ -56,15 +62,21 @@ class SplitPlan:
     cuts: tuple[int, int] | None = None  # random: hash < cuts[0] -> test, < cuts[1] -> valid
     codes_by_row: np.ndarray | None = None  # time: one int8 per row
     split_column: str | None = None
+    strata_column: str | None = None
+    strata_cuts: dict[str, tuple[int, int]] | None = None  # stratum value -> its (test, valid) cuts
 
     def codes(self, start: int, chunk: pd.DataFrame) -> np.ndarray:
         """int8 codes (0 train, 1 valid, 2 test) of the rows ``start .. start + len(chunk)``."""
         n = len(chunk)
         if self.method == "random":
             h = position_hash(np.arange(start, start + n, dtype=np.uint64), self.seed)
+            if self.strata_column:
+                test_cut, valid_cut = _row_cuts(chunk[self.strata_column], self.strata_cuts)
+            else:
+                test_cut, valid_cut = np.uint64(self.cuts[0]), np.uint64(self.cuts[1])
             out = np.zeros(n, dtype=np.int8)
-            out[h < np.uint64(self.cuts[1])] = 1
-            out[h < np.uint64(self.cuts[0])] = 2
+            out[h < valid_cut] = 1
+            out[h < test_cut] = 2
             return out
         if self.method == "time":
             return self.codes_by_row[start:start + n]
@@ -81,6 +93,72 @@ def column_codes(values: pd.Series, name: str) -> np.ndarray:
     if labels.isna().any():
         raise DataError(f"Column `{name}` must hold only train, valid or test.")
     return labels.map(CODES).to_numpy(dtype=np.int8)
+
+
+def stratum_values(values: pd.Series) -> np.ndarray:
+    """A stratum's key as text (integral floats written like integers, so 1.0 and 1 are one stratum)."""
+    text = _as_text(values)
+    if text.isna().any():
+        raise DataError(f"Column `{values.name}` has {int(text.isna().sum()):,} missing values; a stratified "
+                        "split needs a value on every row.")
+    return text.to_numpy(dtype=object)
+
+
+def _row_cuts(values: pd.Series, cuts: dict[str, tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's (test, valid) hash cut from its stratum; a value the plan never saw is refused."""
+    keys = list(cuts)
+    index = pd.Index(keys, dtype=object).get_indexer(stratum_values(values))
+    if (index < 0).any():
+        raise DataError(f"Column `{values.name}` changed while the table was read (value not seen when planning).")
+    table = np.array([cuts[k] for k in keys], dtype=np.uint64).reshape(-1, 2)  # (S, 2)
+    return table[index, 0], table[index, 1]
+
+
+def stratum_counts(table, column: str, batch_rows: int = 262_144) -> dict[str, int]:
+    """Rows per value of ``column``, one streamed pass over that column alone."""
+    counts: dict[str, int] = {}
+    for chunk in table.iter_frames([column], batch_rows):
+        for value, count in pd.Series(stratum_values(chunk[column])).value_counts().items():
+            counts[value] = counts.get(value, 0) + int(count)
+    return dict(sorted(counts.items()))
+
+
+def _stratified_cuts(table, column: str, wanted: dict[str, tuple[int, int, int]], seed: int,
+                     batch_rows: int) -> dict[str, tuple[int, int]]:
+    """Per stratum, the hash values below which exactly ``k`` of its rows' position hashes lie, for
+    ``k`` = its test rows and its test + valid rows: :func:`_hash_cut` with the window search done
+    for every stratum and both cuts in the same passes over the column."""
+    targets = {(s, j): (n, k) for s, (n, k_test, k_tv) in wanted.items() for j, k in enumerate((k_test, k_tv))}
+    found: dict[tuple[str, int], int] = {t: 2**64 - 1 for t, (n, k) in targets.items() if k >= n}
+    widths = {t: 8 * np.sqrt(max(k, 1) * (n - k) / n) / n + 64 / n for t, (n, k) in targets.items() if t not in found}
+    while len(found) < len(targets):
+        todo = [t for t in targets if t not in found]
+        bounds = {}
+        for t in todo:
+            n, k = targets[t]
+            f = k / n
+            bounds[t] = (int(max(0.0, f - widths[t]) * 2**64), min(2**64 - 1, int(min(1.0, f + widths[t]) * 2**64)))
+        below = dict.fromkeys(todo, 0)
+        windows: dict[tuple[str, int], list[np.ndarray]] = {t: [] for t in todo}
+        start = 0
+        for chunk in table.iter_frames([column], batch_rows):
+            values = stratum_values(chunk[column])
+            h = position_hash(np.arange(start, start + len(chunk), dtype=np.uint64), seed)
+            start += len(chunk)
+            for stratum in {t[0] for t in todo}:
+                hs = h[values == stratum]
+                for t in (t for t in todo if t[0] == stratum):
+                    lo, hi = np.uint64(bounds[t][0]), np.uint64(bounds[t][1])
+                    below[t] += int((hs < lo).sum())
+                    windows[t].append(hs[(hs >= lo) & (hs < hi)])
+        for t in todo:
+            n, k = targets[t]
+            window = np.sort(np.concatenate(windows[t])) if windows[t] else np.zeros(0, dtype=np.uint64)
+            if below[t] <= k < below[t] + len(window) or (bounds[t][1] == 2**64 - 1 and below[t] <= k):
+                found[t] = int(window[k - below[t]]) if k - below[t] < len(window) else 2**64 - 1
+            else:
+                widths[t] *= 4
+    return {s: (found[(s, 0)], found[(s, 1)]) for s in wanted}
 
 
 def _hash_cuts(n: int, n_valid: int, n_test: int, seed: int) -> tuple[int, int]:
@@ -118,10 +196,13 @@ def time_order_key(values: pd.Series) -> np.ndarray:
 
 
 def plan_split(table, *, method: str = "random", valid_frac: float = 0.1, test_frac: float = 0.1, seed: int = 2024,
-               time_column: str | None = None, split_column: str | None = None,
-               batch_rows: int = 262_144) -> SplitPlan:
+               time_column: str | None = None, split_column: str | None = None, strata_column: str | None = None,
+               strata: dict[str, int] | None = None, batch_rows: int = 262_144) -> SplitPlan:
     """The split of ``table`` (anything with ``n_rows``, ``read(columns)`` and ``iter_frames(columns, batch_rows)``,
-    e.g. :class:`mlcore.columnar.ColumnarTable`) without loading its other columns."""
+    e.g. :class:`mlcore.columnar.ColumnarTable`) without loading its other columns.
+
+    ``strata_column`` stratifies the random split by that column's values; ``strata`` (value ->
+    rows, as :func:`stratum_counts` gives) saves the counting pass when the caller has counted."""
     n = table.n_rows
     if method == "column":
         if not split_column:
@@ -139,6 +220,13 @@ def plan_split(table, *, method: str = "random", valid_frac: float = 0.1, test_f
         codes[order[sizes[0]:sizes[0] + sizes[1]]] = 1
         codes[order[sizes[0] + sizes[1]:]] = 2
         plan = SplitPlan("time", sizes, codes_by_row=codes)
+    elif strata_column:
+        strata = strata if strata is not None else stratum_counts(table, strata_column, batch_rows)
+        per_stratum = {s: split_sizes(count, valid_frac, test_frac) for s, count in strata.items()}
+        wanted = {s: (count, per_stratum[s][2], per_stratum[s][2] + per_stratum[s][1]) for s, count in strata.items()}
+        sizes = tuple(int(sum(v[j] for v in per_stratum.values())) for j in range(3))
+        plan = SplitPlan("random", sizes, seed=seed, strata_column=strata_column,
+                         strata_cuts=_stratified_cuts(table, strata_column, wanted, seed, batch_rows))
     else:
         sizes = split_sizes(n, valid_frac, test_frac)
         plan = SplitPlan("random", sizes, seed=seed, cuts=_hash_cuts(n, sizes[1], sizes[2], seed))
@@ -171,10 +259,10 @@ class FrameTable:
 
 
 def split_frame(df: pd.DataFrame, *, method: str = "random", valid_frac: float = 0.1, test_frac: float = 0.1,
-                seed: int = 2024, time_column: str | None = None,
-                split_column: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+                seed: int = 2024, time_column: str | None = None, split_column: str | None = None,
+                strata_column: str | None = None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Return (train, valid, test), rows in table order; ``time`` puts the oldest rows in train and the newest in test."""
     plan = plan_split(FrameTable(df), method=method, valid_frac=valid_frac, test_frac=test_frac, seed=seed,
-                      time_column=time_column, split_column=split_column)
+                      time_column=time_column, split_column=split_column, strata_column=strata_column)
     codes = plan.codes(0, df.reset_index(drop=True))
     return tuple(df[codes == k] for k in range(3))

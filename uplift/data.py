@@ -23,7 +23,7 @@ import torch
 
 from mlcore.api import DataError
 from mlcore.batching import TensorTable
-from modeling.features import EncoderConfig, FeatureEncoder, _as_text
+from modeling.features import EncoderConfig, FeatureEncoder, StreamingFit, _as_text
 from modeling.schema import FeatureSchema
 
 FEATURE_ROLES = ("categorical", "numeric")
@@ -137,8 +137,7 @@ class UpliftEncoder:
     def fit(cls, train: pd.DataFrame, columns: UpliftColumns, control: str = "",
             config: EncoderConfig | None = None) -> "UpliftEncoder":
         arms_seen = sorted(_as_text(train[columns.treatment]).dropna().unique().tolist())
-        control_arm = choose_control(arms_seen, control)
-        arms = [control_arm] + [a for a in arms_seen if a != control_arm]
+        arms = ordered_arms(arms_seen, choose_control(arms_seen, control))
         features = FeatureEncoder.fit(train, columns.feature_roles(), config or EncoderConfig())
         return cls(columns, arms, features)
 
@@ -168,13 +167,120 @@ class UpliftEncoder:
         return table
 
     def to_dict(self) -> dict[str, Any]:
-        return {"columns": self.columns.__dict__, "arms": self.arms, "features": self.features.to_dict()}
+        return {"columns": self.columns.__dict__, "arms": self.arms, "features": self.features.to_dict(),
+                "warnings": self.warnings}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "UpliftEncoder":
         cols = dict(data["columns"])
         cols["categorical"], cols["numeric"] = tuple(cols["categorical"]), tuple(cols["numeric"])
-        return cls(UpliftColumns(**cols), list(data["arms"]), FeatureEncoder.from_dict(data["features"]))
+        return cls(UpliftColumns(**cols), list(data["arms"]), FeatureEncoder.from_dict(data["features"]),
+                   list(data.get("warnings", [])))
+
+
+class UpliftCheck:
+    """The checks of :func:`validate_uplift_frame`, accumulated chunk by chunk (one streamed pass over the table).
+
+    Per chunk: missing arms and non-binary outcomes raise at once; arm counts, conversions without
+    a click and each numeric feature's per-arm count, mean and squared deviations (NaN left out; Chan's parallel
+    update) add up.
+    ``finish`` raises for what needs the whole table (fewer than two arms, a small arm, orphan
+    conversions) and returns the warnings, computed from those sums exactly as on a whole frame.
+    """
+
+    def __init__(self, columns: UpliftColumns):
+        self.columns = columns
+        self.counts: dict[str, int] = {}
+        self.orphans = 0
+        self.moments: dict[str, np.ndarray] = {}  # arm -> (3, F): count, mean, M2 per numeric feature
+
+    def update(self, frame: pd.DataFrame) -> "UpliftCheck":
+        c = self.columns
+        arms_text = _as_text(frame[c.treatment])
+        if arms_text.isna().any():
+            raise DataError(f"Treatment column `{c.treatment}` has {int(arms_text.isna().sum()):,} missing values.")
+        click = _binary(frame[c.click], c.click, "Click")
+        conversion = _binary(frame[c.conversion], c.conversion, "Conversion")
+        self.orphans += int(((conversion == 1) & (click == 0)).sum())
+        if c.exposure:
+            _binary(frame[c.exposure], c.exposure, "Exposure")
+        arms = arms_text.to_numpy(dtype=object)
+        x = (frame[list(c.numeric)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+             if c.numeric else None)  # (N, F)
+        for arm, count in arms_text.value_counts().items():
+            self.counts[arm] = self.counts.get(arm, 0) + int(count)
+            if x is not None:
+                self._add_moments(arm, x[arms == arm])
+        return self
+
+    def _add_moments(self, arm: str, rows: np.ndarray) -> None:
+        present = ~np.isnan(rows)  # (N, F)
+        n = present.sum(0).astype(np.float64)  # (F,)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = np.where(n > 0, np.where(present, rows, 0.0).sum(0) / n, 0.0)
+        m2 = np.where(present, rows - mean, 0.0)
+        m2 = (m2 * m2).sum(0)
+        if arm not in self.moments:
+            self.moments[arm] = np.stack([n, mean, m2])
+            return
+        n0, mean0, m20 = self.moments[arm]
+        total = n0 + n
+        with np.errstate(divide="ignore", invalid="ignore"):
+            delta = mean - mean0
+            merged_mean = np.where(total > 0, mean0 + delta * n / total, 0.0)
+            merged_m2 = m20 + m2 + np.where(total > 0, delta * delta * n0 * n / total, 0.0)
+        self.moments[arm] = np.stack([total, merged_mean, merged_m2])
+
+    def finish(self, control: str = "") -> list[str]:
+        c, counts = self.columns, pd.Series(self.counts, dtype=np.int64).sort_values(ascending=False, kind="stable")
+        if len(counts) < 2:
+            held = f"only {counts.index[0]!r}" if len(counts) else "no rows"
+            raise DataError(f"Treatment column `{c.treatment}` holds {held}; uplift needs a "
+                            "control arm and at least one treated arm.")
+        control_arm = choose_control(counts.index.tolist(), control)
+        small = counts[counts < MIN_ROWS_PER_ARM]
+        if len(small):
+            raise DataError(f"Arm(s) {', '.join(f'{a!r} ({n} rows)' for a, n in small.items())} have fewer than "
+                            f"{MIN_ROWS_PER_ARM} rows; uplift cannot be estimated. Merge or drop them.")
+        if self.orphans:
+            raise DataError(f"{self.orphans:,} rows have a conversion without a click (`{c.conversion}` = 1, "
+                            f"`{c.click}` = 0); in the impression → click → conversion chain a conversion "
+                            "implies a click. Fix or drop those rows.")
+        warnings = []
+        share = counts / counts.sum()
+        for arm, s in share.items():
+            if s < 0.05:
+                warnings.append(f"Arm {arm!r} has only {s:.1%} of rows; its uplift estimates will be noisy.")
+        if counts.max() > 10 * counts.min():
+            warnings.append(f"Arms are very unbalanced (largest {counts.idxmax()!r}: {counts.max():,} rows, smallest "
+                            f"{counts.idxmin()!r}: {counts.min():,}).")
+        return warnings + self._randomisation_warnings(control_arm)
+
+    def _randomisation_warnings(self, control: str) -> list[str]:
+        if not self.columns.numeric:
+            return []
+
+        def mean_var(arm: str) -> tuple[np.ndarray, np.ndarray, int]:
+            n, mean, m2 = self.moments[arm]  # (F,) each
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.where(n > 0, mean, np.nan), m2 / n, self.counts[arm]
+
+        mean_b, var_b, n_b = mean_var(control)
+        out = []
+        for arm in sorted(set(self.counts) - {control}):
+            mean_a, var_a, n_a = mean_var(arm)
+            diff = np.abs(mean_a - mean_b)  # (F,)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                smd = diff / np.sqrt((var_a + var_b) / 2)
+                z = diff / np.sqrt(var_a / n_a + var_b / n_b)
+            # Large enough to matter and too large to be chance (|z| > 4 keeps false alarms rare over many columns).
+            numeric = self.columns.numeric
+            bad = [numeric[j] for j in np.flatnonzero((np.nan_to_num(smd) > 0.1) & (np.nan_to_num(z) > 4))]
+            if bad:
+                out.append(f"Arm {arm!r} differs from control on {', '.join(f'`{c}`' for c in bad[:5])}"
+                           f"{' and more' if len(bad) > 5 else ''} (standardised mean difference > 0.1): "
+                           "treatment may not have been randomised, so uplift estimates can be biased.")
+        return out
 
 
 def validate_uplift_frame(frame: pd.DataFrame, columns: UpliftColumns, control: str = "") -> list[str]:
@@ -184,76 +290,32 @@ def validate_uplift_frame(frame: pd.DataFrame, columns: UpliftColumns, control: 
     non-binary outcomes, conversions without a click. Warnings: an arm under 5 % of rows or ten times
     smaller than another, and numeric features whose mean differs between an arm and control by more
     than 0.1 pooled standard deviations and more than chance explains (|z| > 4); the assignment
-    may then not be randomised, so uplift estimates can be confounded.
+    may then not be randomised, so uplift estimates can be confounded. The same checks stream over
+    a table with :class:`UpliftCheck`.
     """
-    arms_text = _as_text(frame[columns.treatment])
-    if arms_text.isna().any():
-        raise DataError(f"Treatment column `{columns.treatment}` has {int(arms_text.isna().sum()):,} missing values.")
-    counts = arms_text.value_counts()
-    if len(counts) < 2:
-        raise DataError(f"Treatment column `{columns.treatment}` holds only {counts.index[0]!r}; uplift needs a "
-                        "control arm and at least one treated arm.")
-    control_arm = choose_control(counts.index.tolist(), control)
-    small = counts[counts < MIN_ROWS_PER_ARM]
-    if len(small):
-        raise DataError(f"Arm(s) {', '.join(f'{a!r} ({n} rows)' for a, n in small.items())} have fewer than "
-                        f"{MIN_ROWS_PER_ARM} rows; uplift cannot be estimated. Merge or drop them.")
-    click = _binary(frame[columns.click], columns.click, "Click")
-    conversion = _binary(frame[columns.conversion], columns.conversion, "Conversion")
-    orphans = int(((conversion == 1) & (click == 0)).sum())
-    if orphans:
-        raise DataError(f"{orphans:,} rows have a conversion without a click (`{columns.conversion}` = 1, "
-                        f"`{columns.click}` = 0); in the impression → click → conversion chain a conversion "
-                        "implies a click. Fix or drop those rows.")
-    if columns.exposure:
-        _binary(frame[columns.exposure], columns.exposure, "Exposure")
-    warnings = []
-    share = counts / counts.sum()
-    for arm, s in share.items():
-        if s < 0.05:
-            warnings.append(f"Arm {arm!r} has only {s:.1%} of rows; its uplift estimates will be noisy.")
-    if counts.max() > 10 * counts.min():
-        warnings.append(f"Arms are very unbalanced (largest {counts.idxmax()!r}: {counts.max():,} rows, smallest "
-                        f"{counts.idxmin()!r}: {counts.min():,}).")
-    warnings += _randomisation_warnings(frame, columns, arms_text.to_numpy(dtype=object), control_arm)
-    return warnings
+    return UpliftCheck(columns).update(frame).finish(control)
 
 
-def _randomisation_warnings(frame: pd.DataFrame, columns: UpliftColumns, arms: np.ndarray, control: str) -> list[str]:
-    if not columns.numeric:
-        return []
-    x = frame[list(columns.numeric)].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)  # (N, F)
-    is_control = arms == control
-    out = []
-    for arm in sorted(set(arms) - {control}):
-        a, b = x[arms == arm], x[is_control]
-        var_a, var_b = np.nanvar(a, axis=0), np.nanvar(b, axis=0)
-        diff = np.abs(np.nanmean(a, axis=0) - np.nanmean(b, axis=0))  # (F,)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            smd = diff / np.sqrt((var_a + var_b) / 2)
-            z = diff / np.sqrt(var_a / len(a) + var_b / len(b))
-        # Large enough to matter and too large to be chance (|z| > 4 keeps false alarms rare over many columns).
-        bad = [columns.numeric[j] for j in np.flatnonzero((np.nan_to_num(smd) > 0.1) & (np.nan_to_num(z) > 4))]
-        if bad:
-            out.append(f"Arm {arm!r} differs from control on {', '.join(f'`{c}`' for c in bad[:5])}"
-                       f"{' and more' if len(bad) > 5 else ''} (standardised mean difference > 0.1): "
-                       "treatment may not have been randomised, so uplift estimates can be biased.")
-    return out
+class UpliftStreamingFit:
+    """Fits an :class:`UpliftEncoder` from training rows given chunk by chunk: the feature statistics by
+    :class:`modeling.features.StreamingFit` (the click column as its label), the arms fixed beforehand
+    (control first, from the checked table)."""
+
+    def __init__(self, columns: UpliftColumns, arms: list[str], config: EncoderConfig | None = None,
+                 *, seed: int = 0, warnings: list[str] | None = None):
+        self.columns, self.arms, self.warnings = columns, arms, list(warnings or [])
+        self.features = StreamingFit(columns.feature_roles(), config, seed=seed)
+
+    def update(self, frame: pd.DataFrame) -> None:
+        self.features.update(frame)
+
+    def finish(self) -> "UpliftEncoder":
+        return UpliftEncoder(self.columns, self.arms, self.features.finish(), self.warnings)
 
 
-def stratified_split(treatment: np.ndarray, valid_frac: float, test_frac: float,
-                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Row indices (train, valid, test) with every arm split in the same proportions, seeded."""
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(treatment))
-    order = order[np.argsort(treatment[order], kind="stable")]  # grouped by arm, shuffled within
-    arm_sorted = treatment[order]
-    starts = np.r_[0, np.flatnonzero(np.diff(arm_sorted)) + 1]
-    sizes = np.diff(np.r_[starts, len(order)])
-    rank = np.arange(len(order)) - np.repeat(starts, sizes)  # position within the arm
-    frac = (rank + 0.5) / np.repeat(sizes, sizes)
-    part = np.where(frac < test_frac, 2, np.where(frac < test_frac + valid_frac, 1, 0))
-    return tuple(np.sort(order[part == p]) for p in (0, 1, 2))
+def ordered_arms(arms: list[str], control: str) -> list[str]:
+    """Control first, then the treated arms in sorted order (the encoder's arm indices 0..K)."""
+    return [control] + sorted(a for a in arms if a != control)
 
 
 def true_effect_columns(available: list[str], arms: list[str]) -> dict[str, dict[int, str]]:

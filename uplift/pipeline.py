@@ -5,11 +5,24 @@ treated arm k (rows of control and arm k, w = 1[t = k], score = predicted uplift
 the scikit-uplift normalised AUUC and Qini coefficient with bootstrap CIs, the causalml AUUC and Qini
 score, uplift@10/20/30 % and the decile table, a pointwise bootstrap band of each uplift curve, plus per-task AUC on the factual outcome, and, when the
 data carries true effects, the true-effect curve and the Spearman correlation with them.
+
+How the data is read (bounded memory, the CTR path of ``modeling/encoded.py``): one streamed pass
+checks the table (:class:`uplift.data.UpliftCheck`: arms, binary outcomes, randomisation warnings);
+the split is a seeded hash of the row position stratified by arm (every arm split in the same
+proportions, ``modeling/split.py``); one pass fits the encoder on the training rows
+(:class:`uplift.data.UpliftStreamingFit`) and one writes the encoded splits (features, arm, click,
+conversion, exposure, revenue, the row's position) to the job folder, reused by a resumed job. The
+deep nets train from memory or stream from disk by the CTR rules (``CTRSTUDIO_TRAIN_IN_MEMORY_MB``,
+``CTRSTUDIO_TRAIN_DATA_PATH``; the job log says which); validation and test are scored in chunks.
+The GBM two-model baseline (scikit-learn) needs its rows in memory: it is fitted on a seeded sample
+of at most ``CTRSTUDIO_UPLIFT_GBM_MAX_ROWS`` training (and as many validation) rows, logged when it
+applies. Held-out scores are a few floats per test row per arm and stay in memory for the report.
 """
 from __future__ import annotations
 
 import json
 import math
+import os
 import pickle
 import time
 import uuid
@@ -23,18 +36,24 @@ from scipy.stats import spearmanr
 from torch import nn
 
 from mlcore.api import ParamError, RunContext, RunResult
-from mlcore.batching import TensorTable, iter_batches, to_device
+from mlcore.batching import BatchSource, TensorTable, as_source, column, sample_rows, to_device
 from mlcore.metrics import auc, logloss
 from mlcore.trainer import TrainConfig, fit
-from modeling.features import EncoderConfig, _as_text
+from modeling.encoded import CHUNK_ROWS, encode_splits, remove_store, source_table
+from modeling.features import EncoderConfig
 
 from . import metrics as M
-from .data import TRUE_EFFECT_PREFIXES, UpliftColumns, UpliftEncoder, stratified_split, true_effect_columns, validate_uplift_frame
+from .data import (TRUE_EFFECT_PREFIXES, UpliftCheck, UpliftColumns, UpliftEncoder, UpliftStreamingFit, choose_control,
+                   ordered_arms, true_effect_columns)
 from .gbm import GBMTwoModel
 from .nets import ECUP, DragonNet, SLearner, TARNet, TLearner, UpliftNet
 from .planner import build_plan, uplift_curve_band
 
 DEEP_MODELS = ("ecup", "s_learner", "t_learner", "tarnet", "dragonnet")
+DEFAULT_GBM_MAX_ROWS = 1_000_000
+# Rows per scoring batch; every row is scored under all K+1 arms, so a net sees (K+1)·2048 rows at once
+# (at 8192, ECUP's forward over 5 arms allocated ~0.5 GB of temporaries per batch).
+SCORING_BATCH_ROWS = 2048
 TASKS = ("ctr", "ctcvr")
 TOP_FRACTIONS = (0.1, 0.2, 0.3)
 SCORES_FILE = "heldout_scores.parquet"
@@ -99,17 +118,30 @@ def build_model(key: str, schema, n_treatments: int, p: dict[str, Any]) -> Uplif
 
 
 @torch.no_grad()
-def predict_uplift(model: UpliftNet | GBMTwoModel, table: TensorTable, device: torch.device,
-                   batch_size: int = 8192) -> dict[str, np.ndarray]:
-    """Every arm's p_ctr, p_ctcvr and uplift for every row, (N, K+1) NumPy arrays."""
-    if isinstance(model, GBMTwoModel):
-        return model.uplift(table)
-    model.eval()
-    parts: dict[str, list[torch.Tensor]] = {}
-    for batch in iter_batches(table, batch_size, shuffle=False):
-        for k, v in model.uplift(to_device(batch, device)).items():
-            parts.setdefault(k, []).append(v.float().cpu())
-    return {k: torch.cat(v).numpy().astype(np.float64) for k, v in parts.items()}
+def predict_uplift(model: UpliftNet | GBMTwoModel, data: TensorTable | BatchSource, device: torch.device,
+                   batch_size: int = SCORING_BATCH_ROWS) -> dict[str, np.ndarray]:
+    """Every arm's p_ctr, p_ctcvr and uplift for every row, (N, K+1) NumPy arrays, in row order.
+
+    ``data`` is tensors or a :class:`mlcore.batching.BatchSource` (a split of the encoded store), read
+    batch by batch. The outputs are allocated once and filled in place: keeping each batch's small
+    outputs between the forward passes' large temporaries fragmented the heap so that glibc never gave
+    it back (resident memory grew by ~4.5 KB per scored row: 0.9 GiB for 200k rows).
+    """
+    source = as_source(data)
+    out: dict[str, np.ndarray] = {}
+    gbm = isinstance(model, GBMTwoModel)
+    if not gbm:
+        model.eval()
+    start = 0
+    for batch in source.iter_batches(max(batch_size, CHUNK_ROWS) if gbm else batch_size, shuffle=False):
+        scores = model.uplift(batch) if gbm else model.uplift(to_device(batch, device))
+        for k, v in scores.items():
+            v = v if gbm else v.float().cpu().numpy()
+            if k not in out:
+                out[k] = np.empty((len(source), *v.shape[1:]), dtype=np.float64)
+            out[k][start:start + len(v)] = v
+        start += len(next(iter(scores.values())))
+    return out
 
 
 def _outcome(click: np.ndarray, conversion: np.ndarray, task: str) -> np.ndarray:
@@ -186,8 +218,10 @@ def uplift_report(scores: dict[str, np.ndarray], click: np.ndarray, conversion: 
     return {k: float(v) for k, v in metrics.items() if math.isfinite(v)}, _json_safe(curves)
 
 
-def heldout_score_frame(scores: dict[str, np.ndarray], rows: np.ndarray, frame: pd.DataFrame,
-                        columns: UpliftColumns, arms: list[str], treatment: np.ndarray) -> pd.DataFrame:
+def heldout_score_frame(scores: dict[str, np.ndarray], rows: np.ndarray, arms: list[str], treatment: np.ndarray,
+                        click: np.ndarray, conversion: np.ndarray, revenue: np.ndarray | None = None,
+                        user_ids: np.ndarray | None = None,
+                        true_effects: dict[str, dict[int, np.ndarray]] | None = None) -> pd.DataFrame:
     """One row per held-out row: its position in the dataset, user id, arm, outcomes and uplift per arm and task.
 
     ``row`` is the 0-based position of the row in the uploaded table; ``user_id`` is copied when a
@@ -195,22 +229,33 @@ def heldout_score_frame(scores: dict[str, np.ndarray], rows: np.ndarray, frame: 
     control; ``true_uplift_<task>_<k>`` the known effect on generated data.
     """
     out = pd.DataFrame({"row": np.asarray(rows, dtype=np.int64)})
-    if columns.user_id:
-        out["user_id"] = frame[columns.user_id].to_numpy()
-    out["arm"] = [arms[k] for k in treatment]
+    if user_ids is not None:
+        out["user_id"] = user_ids
+    out["arm"] = np.asarray(arms, dtype=object)[treatment]
     out["arm_index"] = treatment.astype(np.int64)
-    out["click"] = _as_text(frame[columns.click]).isin({"1", "1.0", "true", "True"}).to_numpy(dtype=np.int64)
-    conv = _as_text(frame[columns.conversion]).isin({"1", "1.0", "true", "True"}).to_numpy(dtype=np.int64)
-    out["conversion"] = out["click"].to_numpy() * conv
-    if columns.revenue:
-        out["revenue"] = pd.to_numeric(frame[columns.revenue], errors="coerce").fillna(0.0).to_numpy(dtype=np.float64)
+    out["click"] = click.astype(np.int64)
+    out["conversion"] = (click * conversion).astype(np.int64)
+    if revenue is not None:
+        out["revenue"] = revenue.astype(np.float64)
     for task in TASKS:
         for k in range(1, len(arms)):
             out[f"uplift_{task}_{k}"] = scores[f"uplift_{task}"][:, k]
-    for task, cols in true_effect_columns(list(frame.columns), arms).items():
-        for k, col in cols.items():
-            out[f"true_uplift_{task}_{k}"] = frame[col].to_numpy(dtype=np.float64)
+    for task, per_arm in (true_effects or {}).items():
+        for k, values in per_arm.items():
+            out[f"true_uplift_{task}_{k}"] = values
     return out
+
+
+def gather_rows(table, columns: list[str], rows: np.ndarray, chunk_rows: int = CHUNK_ROWS) -> pd.DataFrame:
+    """``columns`` at the sorted positions ``rows`` of ``table``, streamed: memory is the gathered rows."""
+    if not columns:
+        return pd.DataFrame(index=range(len(rows)))
+    parts, start = [], 0
+    for chunk in table.iter_frames(columns, chunk_rows):
+        lo, hi = np.searchsorted(rows, [start, start + len(chunk)])
+        parts.append(chunk.iloc[rows[lo:hi] - start])
+        start += len(chunk)
+    return pd.concat(parts, ignore_index=True)
 
 
 def write_plan(path: Path, heldout: pd.DataFrame, arms: list[str], population: float, n_boot: int, seed: int) -> dict:
@@ -245,6 +290,24 @@ def _json_safe(obj: Any) -> Any:
     return obj
 
 
+def gbm_max_rows() -> int:
+    """``CTRSTUDIO_UPLIFT_GBM_MAX_ROWS``: most training (and validation) rows the GBM baseline is fitted on."""
+    return int(os.environ.get("CTRSTUDIO_UPLIFT_GBM_MAX_ROWS") or DEFAULT_GBM_MAX_ROWS)
+
+
+def check_table(ctx: RunContext, table, columns: UpliftColumns, control: str,
+                chunk_rows: int = CHUNK_ROWS) -> tuple[UpliftCheck, list[str]]:
+    """One streamed pass of :class:`UpliftCheck` over the table; its warnings go to the job log."""
+    check = UpliftCheck(columns)
+    for chunk in table.iter_frames(columns.used, chunk_rows):
+        ctx.check_cancelled()
+        check.update(chunk)
+    warnings = check.finish(control)
+    for message in warnings:
+        ctx.log(f"warning: {message}")
+    return check, warnings
+
+
 def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
     """The shared pipeline of every uplift algorithm (deep nets through the shared trainer, or the GBM)."""
     p = ctx.params
@@ -252,29 +315,42 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
     device = torch.device(ctx.device)
     columns = UpliftColumns.from_roles(ctx.roles)
     effect_candidates = [c for c in ctx.roles if c.startswith(tuple(TRUE_EFFECT_PREFIXES.values()))]
-    ctx.progress(0.0, "loading data")
+    ctx.progress(0.0, "checking the table")
     wanted = columns.used + effect_candidates + ([columns.user_id] if columns.user_id else [])
-    frame = ctx.read_table(list(dict.fromkeys(wanted)))
-    ctx.log(f"loaded {len(frame):,} rows")
-    warnings = validate_uplift_frame(frame, columns, p["control"])
-    for message in warnings:
-        ctx.log(f"warning: {message}")
-    arm_codes = pd.factorize(_as_text(frame[columns.treatment]), sort=True)[0]
-    train_idx, valid_idx, test_idx = stratified_split(arm_codes, p["valid_frac"], p["test_frac"], p["seed"])
-    train_df, valid_df, test_df = (frame.iloc[i] for i in (train_idx, valid_idx, test_idx))
-    ctx.log(f"split stratified by arm: train {len(train_df):,}, valid {len(valid_df):,}, test {len(test_df):,}")
-    ctx.progress(0.0, "encoding features")
-    encoder = UpliftEncoder.fit(train_df, columns, p["control"], EncoderConfig(min_count=p["min_count"], numeric=p["numeric"]))
-    train, valid, test = (encoder.transform(d) for d in (train_df, valid_df, test_df))
+    table = source_table(ctx, list(dict.fromkeys(wanted)))
+    ctx.log(f"reading {table.n_rows:,} rows")
+    chunk_rows = int(ctx.extra.get("encode_chunk_rows") or CHUNK_ROWS)
+    check, warnings = check_table(ctx, table, columns, p["control"], chunk_rows)
+    arms = ordered_arms(list(check.counts), choose_control(list(check.counts), p["control"]))
+    enc_config = EncoderConfig(min_count=p["min_count"], numeric=p["numeric"])
+
+    def positions(encoder):
+        return lambda chunk: {"row": chunk.index.to_numpy(dtype=np.int64)}  # the chunk's rows are indexed by position
+
+    data = encode_splits(ctx, {c: ctx.roles[c] for c in columns.used}, method="random", valid_frac=p["valid_frac"],
+                         test_frac=p["test_frac"], seed=p["seed"], config=enc_config, extras=positions,
+                         extras_key="row", strata_column=columns.treatment, strata=check.counts,
+                         fitter=UpliftStreamingFit(columns, arms, enc_config, seed=p["seed"], warnings=warnings),
+                         load_encoder=UpliftEncoder.from_dict)
+    encoder, train, valid, test = data.encoder, data.train, data.valid, data.test
     ctx.log(f"arms: control {encoder.arms[0]!r}, treated {encoder.arms[1:]}")
     torch.manual_seed(p["seed"])
     model = build_model(model_key, encoder.schema, encoder.n_treatments, p)
     started = time.perf_counter()
-    summary: dict[str, Any] = {}
+    summary: dict[str, Any] = {"train_data_path": data.path}
     history: list[dict] = []
     if isinstance(model, GBMTwoModel):
-        model.fit(train, valid, ctx.check_cancelled, lambda f, phase: ctx.progress(0.9 * f, phase))
-        summary["samples_per_s"] = round(2 * len(train_df) / max(time.perf_counter() - started, 1e-9), 1)
+        limit = gbm_max_rows()
+        train_rows, valid_rows = (sample_rows(d, limit, p["seed"] + i) for i, d in enumerate((train, valid)))
+        for name, full, kept in (("training", train, train_rows), ("validation", valid, valid_rows)):
+            if len(as_source(full)) > len(kept["treatment"]):
+                ctx.log(f"GBM two-model: fitted on a seeded sample of {len(kept['treatment']):,} of the "
+                        f"{len(as_source(full)):,} {name} rows (CTRSTUDIO_UPLIFT_GBM_MAX_ROWS = {limit:,}); "
+                        "scikit-learn's GBM holds its rows in memory")
+        model.fit(train_rows, valid_rows, ctx.check_cancelled, lambda f, phase: ctx.progress(0.9 * f, phase))
+        summary["samples_per_s"] = round(2 * len(train_rows["treatment"]) / max(time.perf_counter() - started, 1e-9), 1)
+        summary["gbm_train_rows"] = len(train_rows["treatment"])
+        del train_rows, valid_rows
     else:
         result = _fit_deep(ctx, model, train, valid, device)
         history = result.history
@@ -283,19 +359,23 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
                        stopped_early=result.stopped_early, resumed_from=result.resumed_from)
     ctx.progress(0.95, "evaluating on held-out rows")
     scores = predict_uplift(model, test, device)
-    effects = true_effect_columns(list(test_df.columns), encoder.arms)
-    true_effects = {task: {k: test_df[col].to_numpy(dtype=np.float64) for k, col in cols.items()}
+    t_test = column(test, "treatment").astype(np.int64)
+    click, conversion = (column(test, k).astype(np.float64) for k in ("click", "conversion"))
+    revenue = column(test, "revenue").astype(np.float64) if "revenue" in test else None
+    rows = column(test, "row").astype(np.int64)
+    effects = true_effect_columns(effect_candidates, encoder.arms)
+    extra = gather_rows(table, ([columns.user_id] if columns.user_id else []) + [c for cols in effects.values()
+                                                                                for c in cols.values()], rows)
+    true_effects = {task: {k: extra[col].to_numpy(dtype=np.float64) for k, col in cols.items()}
                     for task, cols in effects.items()}
-    heldout = heldout_score_frame(scores, test_idx, test_df, columns, encoder.arms, test["treatment"].numpy())
+    heldout = heldout_score_frame(scores, rows, encoder.arms, t_test, click, conversion, revenue,
+                                  extra[columns.user_id].to_numpy() if columns.user_id else None, true_effects)
     heldout.to_parquet(ctx.workdir / SCORES_FILE, index=False)
     ctx.progress(0.97, "targeting planner curves")
-    write_plan(ctx.workdir / PLAN_FILE, heldout, encoder.arms, population=len(frame), n_boot=p["n_bootstrap"],
+    write_plan(ctx.workdir / PLAN_FILE, heldout, encoder.arms, population=table.n_rows, n_boot=p["n_bootstrap"],
                seed=p["seed"])
-    metrics, curves = uplift_report(
-        scores, test["click"].numpy().astype(np.float64), test["conversion"].numpy().astype(np.float64),
-        test["treatment"].numpy(), encoder.arms, true_effects,
-        test["revenue"].numpy().astype(np.float64) if "revenue" in test else None,
-        n_bootstrap=p["n_bootstrap"], seed=p["seed"])
+    metrics, curves = uplift_report(scores, click, conversion, t_test, encoder.arms, true_effects, revenue,
+                                    n_bootstrap=p["n_bootstrap"], seed=p["seed"])
     curves["history"] = _json_safe(history)
     artifact = ctx.workdir / ("model.pkl" if isinstance(model, GBMTwoModel) else "model.pt")
     payload = {"model_key": model_key, "encoder": encoder.to_dict(), "params": dict(p)}
@@ -304,34 +384,35 @@ def train_uplift(ctx: RunContext, model_key: str) -> RunResult:
             pickle.dump({**payload, "model": model}, fh)
     else:
         torch.save({**payload, "state_dict": model.state_dict()}, artifact)
-    t_test = test["treatment"].numpy()
     summary.update(
-        device=str(device), n_train=len(train_df), n_valid=len(valid_df), n_test=len(test_df),
+        device=str(device), **data.sizes,
         arms={str(k): arm for k, arm in enumerate(encoder.arms)}, control=encoder.arms[0],
         test_rows_per_arm={arm: int((t_test == k).sum()) for k, arm in enumerate(encoder.arms)},
         warnings=warnings, metric_definitions=METRIC_DEFINITIONS, train_seconds=round(time.perf_counter() - started, 2),
         has_true_effects=bool(true_effects), scores_file=SCORES_FILE, plan_file=PLAN_FILE)
     if "exposure" in test:
-        exposure = test["exposure"].numpy()
+        exposure = column(test, "exposure")
         summary["exposure_rate_per_arm"] = {arm: float(exposure[t_test == k].mean()) if (t_test == k).any() else None
                                             for k, arm in enumerate(encoder.arms)}
+    remove_store(ctx, data)
     return RunResult(metrics=metrics, curves=curves, artifact=artifact, summary=summary)
 
 
-def _fit_deep(ctx: RunContext, model: UpliftNet, train: TensorTable, valid: TensorTable, device: torch.device):
+def _fit_deep(ctx: RunContext, model: UpliftNet, train: TensorTable | BatchSource, valid: BatchSource,
+              device: torch.device):
     p = ctx.params
     config = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], weight_decay=p["weight_decay"],
                          embedding_l2=p["embedding_l2"], patience=p["patience"], seed=p["seed"], monitor=p["monitor"],
                          monitor_mode="min" if p["monitor"] == "loss" else "max")
-    click_v = valid["click"].numpy().astype(np.float64)
-    conv_v = valid["conversion"].numpy().astype(np.float64)
-    t_v = valid["treatment"].numpy()
+    click_v = column(valid, "click").astype(np.float64)
+    conv_v = column(valid, "conversion").astype(np.float64)
+    t_v = column(valid, "treatment").astype(np.int64)
 
     def loss_fn(net: nn.Module, batch: TensorTable) -> torch.Tensor:
         return net.loss(batch)
 
-    def evaluate(net: nn.Module, table: TensorTable) -> dict[str, float]:
-        scores = predict_uplift(net, table, device, config.eval_batch_size)
+    def evaluate(net: nn.Module, table: TensorTable | BatchSource) -> dict[str, float]:
+        scores = predict_uplift(net, table, device)
         out = {"loss": 0.0}
         for task in TASKS:
             qini = np.asarray(arm_qini_scores(scores, click_v, conv_v, t_v, task))

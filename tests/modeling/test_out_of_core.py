@@ -136,6 +136,15 @@ def test_store_round_trips_and_streamed_batches_see_every_row_once_per_epoch(tmp
     assert EncodedStore.open_matching(tmp_path / "encoded", {"k": 2}) is None
 
 
+def test_a_zero_width_key_is_written_across_chunks(tmp_path):
+    """A table without categorical columns encodes ``cat`` as (n, 0): later chunks must not check its range."""
+    writer = StoreWriter(tmp_path / "encoded", {"train": 6}, {"k": 1})
+    for start in (0, 3):
+        writer.write("train", {"cat": np.zeros((3, 0), dtype=np.int64), "rowid": np.arange(start, start + 3)})
+    split = writer.close()["train"]
+    assert split.load()["cat"].shape == (6, 0) and split.column("rowid").tolist() == list(range(6))
+
+
 def test_the_trainer_takes_a_store_split_and_sees_each_row_once_per_epoch(tmp_path):
     split = _store(tmp_path)
     split.chunk_rows = 128

@@ -6,7 +6,8 @@ import pandas as pd
 import pytest
 
 from mlcore.api import DataError
-from uplift.data import (UpliftColumns, UpliftEncoder, choose_control, stratified_split, true_effect_columns,
+from modeling.split import FrameTable, plan_split, split_frame
+from uplift.data import (UpliftCheck, UpliftColumns, UpliftEncoder, choose_control, true_effect_columns,
                          validate_uplift_frame)
 from uplift.synthetic import make_chain_uplift, synthetic_roles
 
@@ -135,13 +136,38 @@ def test_encoder_maps_control_to_zero_and_round_trips():
     assert true_effect_columns(["true_uplift_click_Mens E-Mail"], encoder.arms) == {"ctr": {1: "true_uplift_click_Mens E-Mail"}}
 
 
-def test_stratified_split_keeps_arm_shares_and_is_seeded():
-    treatment = np.repeat([0, 1, 2], [500, 300, 200])
-    train, valid, test = stratified_split(treatment, 0.1, 0.2, seed=5)
-    assert len(np.intersect1d(train, test)) == 0 and len(train) + len(valid) + len(test) == 1000
+def test_split_by_arm_keeps_arm_shares_and_is_seeded():
+    treatment = np.random.default_rng(0).permutation(np.repeat([0, 1, 2], [500, 300, 200]))
+    frame = pd.DataFrame({"treatment": treatment, "x": np.arange(1000)})
+
+    def split(seed):
+        return split_frame(frame, valid_frac=0.1, test_frac=0.2, seed=seed, strata_column="treatment")
+
+    train, valid, test = split(5)
+    assert len(np.intersect1d(train["x"], test["x"])) == 0 and len(train) + len(valid) + len(test) == 1000
     for arm, size in ((0, 500), (1, 300), (2, 200)):
-        assert (treatment[test] == arm).sum() == pytest.approx(0.2 * size, abs=1)
-        assert (treatment[valid] == arm).sum() == pytest.approx(0.1 * size, abs=1)
-    again = stratified_split(treatment, 0.1, 0.2, seed=5)
-    assert all(np.array_equal(a, b) for a, b in zip((train, valid, test), again))
-    assert not np.array_equal(stratified_split(treatment, 0.1, 0.2, seed=6)[2], test)
+        assert (test["treatment"] == arm).sum() == round(0.2 * size)
+        assert (valid["treatment"] == arm).sum() == round(0.1 * size)
+    assert all(a.equals(b) for a, b in zip((train, valid, test), split(5)))
+    assert not np.array_equal(split(6)[2]["x"], test["x"])
+
+
+def test_split_by_arm_does_not_depend_on_chunking():
+    treatment = np.random.default_rng(1).integers(0, 3, 5000)
+    frame = pd.DataFrame({"treatment": treatment.astype(float)})  # 1.0 and 1 are one arm
+    whole = plan_split(FrameTable(frame), valid_frac=0.1, test_frac=0.2, seed=3, strata_column="treatment")
+    chunked = plan_split(FrameTable(frame), valid_frac=0.1, test_frac=0.2, seed=3, strata_column="treatment",
+                         batch_rows=333)
+    assert whole.strata_cuts == chunked.strata_cuts and set(whole.strata_cuts) == {"0", "1", "2"}
+    codes = np.concatenate([whole.codes(s, frame.iloc[s:s + 777]) for s in range(0, 5000, 777)])
+    assert np.array_equal(codes, whole.codes(0, frame)) and tuple(np.bincount(codes)) == whole.counts
+
+
+def test_streamed_check_gives_the_whole_frame_warnings():
+    frame, columns = frame_and_columns(6000)
+    frame.loc[frame["treatment"] == 1, "f3"] += 0.5
+    frame.loc[::7, "f4"] = np.nan
+    check = UpliftCheck(columns)
+    for start in range(0, len(frame), 1000):
+        check.update(frame.iloc[start:start + 1000])
+    assert check.finish() == validate_uplift_frame(frame, columns) != []

@@ -65,7 +65,8 @@ def test_inconsistent_hyperparameters_stop_the_run_with_param_error(key, raw, ba
 
 
 def test_ecup_end_to_end_reports_every_metric_and_curve(small, tmp_path):
-    result, logs = run(small, synthetic_roles(small), "ecup", tmp_path, epochs=2, batch_size=512, n_bootstrap=50)
+    # batch 128: 23 steps an epoch (batch 512 left 6, and the click AUC between 0.59 and 0.68 by seed)
+    result, logs = run(small, synthetic_roles(small), "ecup", tmp_path, epochs=2, batch_size=128, n_bootstrap=50)
     m = result.metrics
     for task in ("ctr", "ctcvr"):
         assert m[f"auc_{task}"] > 0.6  # the generator's click and conversion depend on the features

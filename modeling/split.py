@@ -132,26 +132,26 @@ def _stratified_cuts(table, column: str, wanted: dict[str, tuple[int, int, int]]
     found: dict[tuple[str, int], int] = {t: 2**64 - 1 for t, (n, k) in targets.items() if k >= n}
     widths = {t: 8 * np.sqrt(max(k, 1) * (n - k) / n) / n + 64 / n for t, (n, k) in targets.items() if t not in found}
     while len(found) < len(targets):
-        todo = [t for t in targets if t not in found]
+        pending = [t for t in targets if t not in found]
         bounds = {}
-        for t in todo:
+        for t in pending:
             n, k = targets[t]
             f = k / n
             bounds[t] = (int(max(0.0, f - widths[t]) * 2**64), min(2**64 - 1, int(min(1.0, f + widths[t]) * 2**64)))
-        below = dict.fromkeys(todo, 0)
-        windows: dict[tuple[str, int], list[np.ndarray]] = {t: [] for t in todo}
+        below = dict.fromkeys(pending, 0)
+        windows: dict[tuple[str, int], list[np.ndarray]] = {t: [] for t in pending}
         start = 0
         for chunk in table.iter_frames([column], batch_rows):
             values = stratum_values(chunk[column])
             h = position_hash(np.arange(start, start + len(chunk), dtype=np.uint64), seed)
             start += len(chunk)
-            for stratum in {t[0] for t in todo}:
+            for stratum in {t[0] for t in pending}:
                 hs = h[values == stratum]
-                for t in (t for t in todo if t[0] == stratum):
+                for t in (t for t in pending if t[0] == stratum):
                     lo, hi = np.uint64(bounds[t][0]), np.uint64(bounds[t][1])
                     below[t] += int((hs < lo).sum())
                     windows[t].append(hs[(hs >= lo) & (hs < hi)])
-        for t in todo:
+        for t in pending:
             n, k = targets[t]
             window = np.sort(np.concatenate(windows[t])) if windows[t] else np.zeros(0, dtype=np.uint64)
             if below[t] <= k < below[t] + len(window) or (bounds[t][1] == 2**64 - 1 and below[t] <= k):

@@ -151,6 +151,7 @@ def run_case(path: Path, mode: str, threads: int, time_limit: float = 0.0) -> di
     """
     import torch
 
+    from epoch_clock import EpochClock
     from mlcore.api import Cancelled, RunContext
     from mlcore.columnar import ColumnarTable
     from modeling.algorithms import CTR_ALGORITHMS
@@ -160,16 +161,8 @@ def run_case(path: Path, mode: str, threads: int, time_limit: float = 0.0) -> di
     table = ColumnarTable(path)
     log: list[str] = []
     t0 = time.perf_counter()
-    training: dict[str, float] = {}
-
-    def progress(fraction: float, phase: str) -> None:
-        if phase.startswith("epoch"):
-            training.setdefault("start", time.perf_counter())
-            training["fraction"], training["now"] = fraction, time.perf_counter()
-
-    def check_cancelled() -> None:
-        if time_limit and "start" in training and time.perf_counter() - training["start"] > time_limit:
-            raise Cancelled()
+    clock = EpochClock(time_limit)
+    training, progress, check_cancelled = clock.training, clock.progress, clock.check_cancelled
 
     out = {"rows": table.n_rows, "mode": mode}
     with tempfile.TemporaryDirectory(prefix="scale-") as work:

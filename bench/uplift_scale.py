@@ -65,6 +65,7 @@ def run_case(path: Path, mode: str, threads: int, time_limit: float = 0.0) -> di
     """One ECUP epoch through ``train_uplift`` (called in a fresh subprocess); ``mode`` is memory or stream."""
     import torch
 
+    from epoch_clock import EpochClock
     from mlcore.api import Cancelled, RunContext
     from mlcore.columnar import ColumnarTable
     from uplift.algorithms import UPLIFT_ALGORITHMS
@@ -78,16 +79,8 @@ def run_case(path: Path, mode: str, threads: int, time_limit: float = 0.0) -> di
     roles = synthetic_roles(pd.DataFrame(columns=table.columns))
     log: list[str] = []
     t0 = time.perf_counter()
-    training: dict[str, float] = {}
-
-    def progress(fraction: float, phase: str) -> None:
-        if phase.startswith("epoch"):
-            training.setdefault("start", time.perf_counter())
-            training["fraction"], training["now"] = fraction, time.perf_counter()
-
-    def check_cancelled() -> None:
-        if time_limit and "start" in training and time.perf_counter() - training["start"] > time_limit:
-            raise Cancelled()
+    clock = EpochClock(time_limit)
+    training, progress, check_cancelled = clock.training, clock.progress, clock.check_cancelled
 
     def note(message: str) -> None:
         log.append(f"{time.perf_counter() - t0:7.1f}s  RSS {peak_rss_gib('VmRSS'):.2f} / peak {peak_rss_gib():.2f} GiB  "

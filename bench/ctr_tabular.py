@@ -1,11 +1,18 @@
 """Train LR, DeepFM and DCNv2 with this engine on the real Criteo attribution sample; print a table.
 
-    python bench/ctr_tabular.py [--epochs 5] [--batch-size 2048] [--valid-file-as-test]
+    python bench/ctr_tabular.py [--epochs 5] [--batch-size 2048] [--seeds 3] [--first-seed 2024]
+        [--valid-file-as-test]
 
-Same split (seeded 80/10/10 of small_train.parquet; with ``--valid-file-as-test``, a seeded 90/10
-train/validation split of small_train.parquet and all of small_valid.parquet as the test rows, via
-a split column), same epochs and batch size for every model; AUC and logloss are on the held-out
-test rows; samples/s is training throughput. Prints differences and ratios against LR.
+Every seed draws its own 80/10/10 train/validation/test split of small_train.parquet (with
+``--valid-file-as-test``: a 90/10 train/validation split of small_train.parquet and all of
+small_valid.parquet as the test rows) as a split column, so every model and the reference row see
+the same rows; the seed also sets initialisation and shuffling. Same epochs and batch size for every
+model; AUC and logloss are on the held-out test rows; samples/s is training throughput. Prints mean
+± 95 % t-interval over seeds, and each model's paired difference from LR on the same seed.
+
+Reference row (untrained, issue 15): the smoothed training click rate of the single categorical
+field whose rate ranks the *validation* rows best (the field is chosen on validation, never on
+test). The sample has no user or item column, so the job's own item/user references do not apply.
 """
 from __future__ import annotations
 
@@ -20,42 +27,83 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from bench.intervals import fmt  # noqa: E402
 from mlcore.api import RunContext  # noqa: E402
+from mlcore.metrics import auc as auc_score, binary_report  # noqa: E402
 from mlcore.paths import shared_data_dir  # noqa: E402
 from modeling.algorithms import CTR_ALGORITHMS  # noqa: E402
 
-ROLES = {**{c: "categorical" for c in ("cat1", "cat4", "cat6", "cat8", "cat9")}, "click": "label", "c": "ignore"}
+FIELDS = ("cat1", "cat4", "cat6", "cat8", "cat9")
+ROLES = {**{c: "categorical" for c in FIELDS}, "click": "label", "c": "ignore", "part": "split"}
+PRIOR = 10.0
+TABULAR = ("lr", "deepfm", "dcnv2")  # the sample has no behaviour sequence
+REFERENCE = "Reference (untrained): best field's click rate"
+
+
+def field_rate(train: pd.DataFrame, rows: pd.DataFrame, field: str) -> np.ndarray:
+    """The smoothed training click rate of ``rows``' value of ``field`` (unseen value: the global rate)."""
+    mean = train["click"].mean()
+    grouped = train.groupby(train[field].astype(str))["click"]
+    rate = (grouped.sum() + PRIOR * mean) / (grouped.count() + PRIOR)
+    return rows[field].astype(str).map(rate).fillna(mean).to_numpy(dtype=np.float64)
+
+
+def reference(df: pd.DataFrame) -> tuple[dict[str, float], str]:
+    """Test metrics of the best single field's click rate, the field chosen on validation AUC."""
+    train, valid, test = (df[df["part"] == p] for p in ("train", "valid", "test"))
+    field = max(FIELDS, key=lambda f: auc_score(valid["click"].to_numpy(), field_rate(train, valid, f)))
+    report = binary_report(test["click"].to_numpy(), np.clip(field_rate(train, test, field), 1e-6, 1 - 1e-6))
+    return {"auc": float(report["auc"]), "logloss": float(report["logloss"])}, field
+
+
+def with_split(folder: Path, seed: int, valid_file_as_test: bool) -> pd.DataFrame:
+    """small_train.parquet (and small_valid.parquet as test) with this seed's split column ``part``."""
+    df = pd.read_parquet(folder / "small_train.parquet")
+    draw = np.random.default_rng(seed).random(len(df))
+    if valid_file_as_test:
+        test = pd.read_parquet(folder / "small_valid.parquet")
+        part = np.where(draw < 0.9, "train", "valid")
+        return pd.concat([df.assign(part=part), test.assign(part="test")], ignore_index=True)
+    return df.assign(part=np.select([draw < 0.8, draw < 0.9], ["train", "valid"], "test"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=2048)
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--first-seed", type=int, default=2024)
     parser.add_argument("--valid-file-as-test", action="store_true")
     args = parser.parse_args()
     folder = shared_data_dir() / "criteo_attribution_small"
-    df = pd.read_parquet(folder / "small_train.parquet")
-    roles = dict(ROLES)
-    if args.valid_file_as_test:
-        test = pd.read_parquet(folder / "small_valid.parquet")
-        part = np.where(np.random.default_rng(2024).random(len(df)) < 0.9, "train", "valid")
-        df = pd.concat([df.assign(part=part), test.assign(part="test")], ignore_index=True)
-        roles["part"] = "split"
-    rows = []
-    for algo in CTR_ALGORITHMS:
-        params = algo.validate({"epochs": args.epochs, "batch_size": args.batch_size, "patience": args.epochs})
-        with tempfile.TemporaryDirectory() as workdir:
-            start = time.perf_counter()
-            result = algo.run(RunContext(params=params, roles=roles, workdir=Path(workdir),
-                                         read_table=lambda cols=None: df[cols] if cols else df))
-            rows.append((algo.key, result.metrics["auc"], result.metrics["logloss"], result.summary["samples_per_s"],
-                         result.summary["params_count"], time.perf_counter() - start))
-    base_auc, base_speed = rows[0][1], rows[0][3]
+    runs: dict[str, list[dict]] = {}
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
+        df = with_split(folder, seed, args.valid_file_as_test)
+        ref, field = reference(df)
+        runs.setdefault(REFERENCE, []).append(ref)
+        print(f"seed {seed}: {len(df):,} rows; reference field {field}: test AUC {ref['auc']:.4f}", flush=True)
+        for algo in (a for a in CTR_ALGORITHMS if a.key in TABULAR):
+            params = algo.validate({"epochs": args.epochs, "batch_size": args.batch_size, "patience": args.epochs,
+                                    "seed": seed, "split_method": "column"})
+            with tempfile.TemporaryDirectory() as workdir:
+                start = time.perf_counter()
+                result = algo.run(RunContext(params=params, roles=ROLES, workdir=Path(workdir),
+                                             read_table=lambda cols=None: df[cols] if cols else df))
+            m, s = result.metrics, result.summary
+            runs.setdefault(algo.key, []).append({"auc": m["auc"], "logloss": m["logloss"], "speed": s["samples_per_s"],
+                                                  "params": s["params_count"], "wall": time.perf_counter() - start})
+            print(f"  {algo.key}: test AUC {m['auc']:.4f} logloss {m['logloss']:.4f} "
+                  f"{s['samples_per_s']:,.0f} samples/s", flush=True)
     test_rows = "small_valid.parquet" if args.valid_file_as_test else "10% of small_train.parquet"
-    print(f"criteo_attribution_small: {len(df):,} rows, test = {test_rows}, epochs={args.epochs}, batch={args.batch_size}")
-    print(f"{'model':8} {'test AUC':>9} {'logloss':>8} {'samples/s':>10} {'params':>9} {'wall s':>7} {'AUC-LR':>7} {'speed/LR':>8}")
-    for key, auc, loss, speed, n_params, wall in rows:
-        print(f"{key:8} {auc:9.4f} {loss:8.4f} {speed:10,.0f} {n_params:9,} {wall:7.1f} {auc - base_auc:+7.4f} {speed / base_speed:8.3f}")
+    print(f"\ncriteo_attribution_small, test = {test_rows}, epochs={args.epochs}, batch={args.batch_size}, "
+          f"seeds {args.first_seed}..{args.first_seed + args.seeds - 1}")
+    print("| model | test AUC | logloss | AUC − LR (paired) | samples/s | parameters |\n|---|---|---|---|---|---|")
+    base = runs.get("lr", [])
+    for key, rs in runs.items():
+        diff = fmt([r["auc"] - b["auc"] for r, b in zip(rs, base)]) if key not in ("lr", REFERENCE) and base else "—"
+        speed = f"{np.mean([r['speed'] for r in rs]):,.0f}" if "speed" in rs[0] else "—"
+        params = f"{rs[0]['params']:,}" if "params" in rs[0] else "—"
+        print(f"| {key} | {fmt([r['auc'] for r in rs])} | {fmt([r['logloss'] for r in rs])} | {diff} | {speed} | {params} |")
 
 
 if __name__ == "__main__":

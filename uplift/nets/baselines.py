@@ -20,8 +20,9 @@ class SLearner(ECUP):
     """S-learner (Künzel et al., PNAS 2019) as one network: field embeddings plus the treatment
     embedding appended as a field, flattened into a click tower and a conversion tower.
 
-    It is ECUP without TENet and ECENet, which makes it ECUP's ablation baseline. Departure: the
-    classic S-learner appends the raw treatment indicator; a learned embedding is used here.
+    It is ECUP without TENet and ECENet (same embeddings and their initialisation, same towers), which
+    makes it ECUP's ablation baseline. Departure: the classic S-learner appends the raw treatment
+    indicator; a learned embedding is used here.
     """
 
     def __init__(self, schema: FeatureSchema, n_treatments: int, embedding_dim: int = 16,

@@ -103,10 +103,10 @@ class ECUP(TreatmentAsInputNet):
     embedded as value × learned vector with no bias; γ defaults to 2 (a neutral gate is exactly 1)
     where re-implementations use 1; dropout 0.1 after every hidden tower layer. Numeric field vectors
     start at std 0.1, not the 0.01 of the CTR embeddings: TENet halves E at first (g ≈ 0.5) and adds
-    E_tau, whose attention projection bias is ~10× larger than E at 0.01, so the features were a small
-    part of the tower input and training stalled (generated chain data, treatment on CVR only, 60k
-    rows, 8 epochs; validation Spearman with the true CTCVR effect 0.39 / 0.37 at 0.01, 0.53 / 0.41
-    at 0.1, 0.46 at 1.0, two seeds; chosen on validation rows only).
+    E_tau, whose attention projection bias is several times larger than E at 0.01, so the features
+    were a small part of the tower input and training stalled (generated chain data, treatment on CVR
+    only, 60k rows, 8 epochs; validation Spearman with the true CTCVR effect 0.39 / 0.37 at 0.01,
+    0.53 / 0.41 at 0.1, 0.46 at 1.0, two seeds; chosen on validation rows only).
     """
 
     def __init__(self, schema: FeatureSchema, n_treatments: int, embedding_dim: int = 16, attention_heads: int = 2,

@@ -63,6 +63,20 @@ def test_gates_stay_in_range_and_zero_weights_give_neutral_gates():
         assert torch.equal(gate, torch.ones_like(gate))
 
 
+def test_ecup_features_outweigh_the_constant_offset_in_the_enhanced_embeddings_at_initialisation():
+    # With the CTR embeddings' 0.01 init, TENet's attention bias made E_r mostly a per-arm constant
+    # (row-to-row spread ~0.5 of the offset) and training on the generated chain stalled.
+    schema = FeatureSchema(numeric=tuple(f"f{i}" for i in range(12)))
+    num = torch.randn(512, 12, generator=torch.Generator().manual_seed(0))
+    batch = {"cat": torch.zeros(512, 0, dtype=torch.long), "num": num,
+             "treatment": torch.zeros(512, dtype=torch.long)}
+    for seed in range(3):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            e_r = ECUP(schema, 2).eval().intermediates(batch)["E_r"].flatten(1)  # (B, F·d)
+        assert e_r.std(0).mean() > 2 * e_r.mean(0).abs().mean()
+
+
 @pytest.mark.parametrize("interaction", ["hadamard", "concat"])
 def test_treatment_enhanced_net_is_permutation_equivariant_over_fields(interaction):
     torch.manual_seed(3)

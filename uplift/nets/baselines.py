@@ -20,14 +20,16 @@ class SLearner(ECUP):
     """S-learner (Künzel et al., PNAS 2019) as one network: field embeddings plus the treatment
     embedding appended as a field, flattened into a click tower and a conversion tower.
 
-    It is ECUP without TENet and ECENet, which makes it ECUP's ablation baseline. Departure: the
-    classic S-learner appends the raw treatment indicator; a learned embedding is used here.
+    It is ECUP without TENet and ECENet, which makes it ECUP's ablation baseline. Its numeric field
+    vectors keep the CTR embeddings' 0.01 start: ECUP's larger start counters TENet's attention
+    offset, which this network does not have. Departure: the classic S-learner appends the raw
+    treatment indicator; a learned embedding is used here.
     """
 
     def __init__(self, schema: FeatureSchema, n_treatments: int, embedding_dim: int = 16,
                  tower_hidden: tuple[int, ...] = (128, 128), dropout: float = 0.1):
         super().__init__(schema, n_treatments, embedding_dim=embedding_dim, tower_hidden=tower_hidden,
-                         dropout=dropout, use_tenet=False, use_ecenet=False)
+                         dropout=dropout, use_tenet=False, use_ecenet=False, numeric_embedding_std=1e-2)
 
 
 class _ChainTowers(nn.Module):

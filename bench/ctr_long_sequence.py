@@ -80,7 +80,8 @@ def main() -> None:
     parser.add_argument("--interests", type=int, default=2, help="per phase (old, current)")
     parser.add_argument("--items-per-category", type=int, default=5)
     parser.add_argument("--json", default="", help="append every run's numbers to this JSON-lines file")
-    parser.add_argument("--from-json", default="", help="print the table of an earlier --json file; train nothing")
+    parser.add_argument("--from-json", default="",
+                        help="print the table of earlier --json files (comma-separated; one run per length, model and seed); train nothing")
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("TORCH_THREADS", "1")))
     rows_for = {int(k): int(v) for k, v in (pair.split("=") for pair in args.rows.split(","))}
@@ -94,9 +95,14 @@ def main() -> None:
                 out.write(json.dumps({"length": length, "seed": seed, "model": key, **run}) + "\n")
 
     if args.from_json:
-        for line in Path(args.from_json).read_text().splitlines():
-            run = json.loads(line)
-            results.setdefault((run.pop("length"), run.pop("model")), []).append(run)
+        seen = set()  # the ceilings of a seed are written by every invocation that drew its data
+        for name in args.from_json.split(","):
+            for line in Path(name).read_text().splitlines():
+                run = json.loads(line)
+                key = (run.pop("length"), run.pop("model"))
+                if (*key, run.get("seed")) not in seen:
+                    seen.add((*key, run.get("seed")))
+                    results.setdefault(key, []).append(run)
         args.json = ""
     for length in (int(x) for x in args.lengths.split(",")) if not args.from_json else ():
         config = InterestConfig(n_users=rows_for.get(length, 6000) // 6, history_len=length,

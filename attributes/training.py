@@ -12,7 +12,9 @@ Training recipe (spec 3.3, lessons of 3.4):
   seen aspects as unseen ones; all their links become supervision-only, so the model learns to
   embed nodes that have no links, which is exactly what test products and unseen values are;
 - 2 negatives per positive drawn from *seen* aspects only, one of the same attribute (hard), one
-  uniform;
+  uniform; a draw that is one of the product's own training values (the positive itself, drawn a
+  quarter of the time from an attribute with four values) is left out of the loss, since it is
+  no negative;
 - final score ``text_sim + beta * link_cosine - gamma * [aspect seen in training]``; ``beta`` and
   ``gamma`` (calibrated stacking) are chosen on the validation products, never on test.
 """
@@ -51,6 +53,14 @@ def _sample_negatives(positive_aspects: np.ndarray, seen: np.ndarray,
         else:
             draws.append(seen[rng.integers(0, len(seen), len(positive_aspects))])
     return np.concatenate(draws)
+
+
+def _known_link(products: np.ndarray, aspects: np.ndarray, link_keys: np.ndarray,
+                num_aspects: int) -> np.ndarray:
+    """``(E,)`` bool: whether (``products[i]``, ``aspects[i]``) is among the sorted link keys."""
+    keys = products * num_aspects + aspects
+    at = np.minimum(np.searchsorted(link_keys, keys), max(len(link_keys) - 1, 0))
+    return link_keys[at] == keys if len(link_keys) else np.zeros(len(keys), dtype=bool)
 
 
 class HyperPAVERanker:
@@ -98,6 +108,7 @@ class HyperPAVERanker:
                                       weight_decay=self.weight_decay)
         links = split.train_links
         train_products = np.unique(links[:, 0])
+        link_keys = np.sort(links[:, 0] * cat.num_aspects + links[:, 1])
         seen = np.flatnonzero(split.seen_aspects)
         valid_truth = truth_matrix(cat, split.valid_products)
         valid_allowed = allowed_matrix(cat, split, split.valid_products)
@@ -118,13 +129,18 @@ class HyperPAVERanker:
             aspects = np.concatenate([positive[:, 1], negative_aspects])
             target = torch.cat([torch.ones(len(positive)),
                                 torch.zeros(len(negative_aspects))]).to(device)  # (E',)
+            # A drawn "negative" that is one of the product's own training values is no negative.
+            is_negative = np.arange(len(products)) >= len(positive)
+            own = is_negative & _known_link(products, aspects, link_keys, cat.num_aspects)
+            weight = torch.from_numpy(~own).float().to(device)  # (E',)
             p = torch.from_numpy(products).to(device)
             a = torch.from_numpy(aspects).to(device)
             text_sim = (product_text[p] * value_text[a]).sum(dim=1)  # (E',)
             h = self.model(x, graph)  # (N, d)
             logits = self.model.pair_logits(h, p, a + cat.num_products + cat.num_categories,
                                             text_sim)
-            loss = F.binary_cross_entropy_with_logits(logits, target)
+            loss = F.binary_cross_entropy_with_logits(logits, target, weight) * \
+                len(weight) / weight.sum()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()

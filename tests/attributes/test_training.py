@@ -83,3 +83,13 @@ def test_training_stops_when_the_job_is_cancelled(catalogue, features):
         training.HyperPAVERanker(hidden_dim=8, max_epochs=50).fit(
             catalogue, features, split, check_cancelled=check)
     assert len(calls) == 3
+
+
+def test_a_products_own_values_are_not_counted_as_its_negatives():
+    links = np.array([[0, 1], [0, 3], [2, 0]])  # product 0 has values 1 and 3, product 2 has 0
+    keys = np.sort(links[:, 0] * 4 + links[:, 1])
+    products = np.array([0, 0, 0, 2, 2, 5])
+    aspects = np.array([1, 2, 3, 0, 1, 3])
+    known = training._known_link(products, aspects, keys, num_aspects=4)
+    assert known.tolist() == [True, False, True, True, False, False]
+    assert not training._known_link(products, aspects, np.array([], dtype=np.int64), 4).any()

@@ -69,8 +69,8 @@ class HyperPAVERanker:
     def __init__(self, hidden_dim: int = 128, max_epochs: int = 150, lr: float = 1e-3,
                  weight_decay: float = 1e-6, dropout: float = 0.2, negatives: int = 2,
                  mask_products: float = 0.3, mask_aspects: float = 0.2, eval_every: int = 10,
-                 patience: int = 4, use_candidate_edges: bool = True, seed: int = 0,
-                 device: str = "cpu"):
+                 patience: int = 4, use_candidate_edges: bool = True,
+                 center_embeddings: bool = False, seed: int = 0, device: str = "cpu"):
         self.hidden_dim = hidden_dim
         self.max_epochs = max_epochs
         self.lr = lr
@@ -82,6 +82,7 @@ class HyperPAVERanker:
         self.eval_every = eval_every
         self.patience = patience
         self.use_candidate_edges = use_candidate_edges
+        self.center_embeddings = center_embeddings
         self.seed = seed
         self.device = torch.device(device)
         self.beta = 1.0
@@ -103,7 +104,7 @@ class HyperPAVERanker:
             cat, links, groups, self.use_candidate_edges, split.allowed).to(device)
         self.graph = build(split.train_links)
         self.model = HyperPAVE(x.shape[1], tuple(self.graph.incidence), self.hidden_dim,
-                               self.dropout).to(device)
+                               self.dropout, center=self.center_embeddings).to(device)
         optimiser = torch.optim.AdamW(self.model.parameters(), lr=self.lr,
                                       weight_decay=self.weight_decay)
         links = split.train_links
@@ -201,4 +202,4 @@ class HyperPAVERanker:
     def save(self, path) -> None:
         torch.save({"state_dict": self.model.state_dict(), "beta": self.beta,
                     "gamma": self.gamma, "edge_types": self.model.edge_types,
-                    "hidden_dim": self.hidden_dim}, path)
+                    "hidden_dim": self.hidden_dim, "center": self.center_embeddings}, path)

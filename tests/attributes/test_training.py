@@ -93,3 +93,17 @@ def test_a_products_own_values_are_not_counted_as_its_negatives():
     known = training._known_link(products, aspects, keys, num_aspects=4)
     assert known.tolist() == [True, False, True, True, False, False]
     assert not training._known_link(products, aspects, np.array([], dtype=np.int64), 4).any()
+
+
+def test_centred_hyperpave_is_saved_as_centred(catalogue, features, tmp_path):
+    import torch
+
+    from attributes.pipeline import _save_model
+
+    split = zero_shot_split(catalogue, seed=0)
+    ranker = training.HyperPAVERanker(hidden_dim=8, max_epochs=2, center_embeddings=True)
+    ranker.fit(catalogue, features, split)
+    assert ranker.model.center
+    _save_model(tmp_path / "model.pt", "hyperpave", ranker, features, catalogue,
+                np.zeros(len(catalogue.attributes)), np.ones(len(catalogue.attributes)))
+    assert torch.load(tmp_path / "model.pt", weights_only=False)["center"] is True

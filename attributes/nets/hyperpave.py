@@ -89,7 +89,8 @@ class HyperPAVE(nn.Module):
           validation products, HyperPAVERanker defaults, zero-shot split seed 0 unless noted:
           planted catalogue of ``tests/attributes/test_learnability.py`` (inductive, 60 epochs,
           hidden 32), link-only Material mAP 0.515 -> 0.896 (random 0.517); OA-Mine mAP
-          0.350 -> 0.401; AE-110K mAP 0.495 -> 0.436 (unseen values 0.419 -> 0.376). It helps
+          0.350 -> 0.401 (seed 1: 0.373 -> 0.434); AE-110K mAP 0.495 -> 0.436 (unseen values
+          0.419 -> 0.376; seed 1: 0.614 -> 0.482). It helps
           where the values are implied by product features and hurts on AE-110K, so it is off
           by default: the paper's architecture, and a choice each job can make on validation.
         - Full-batch training (no neighbour sampler) and node-level masking; see

@@ -38,6 +38,9 @@ HYPERPAVE_PARAMS = _COMMON + (
           help="share of seen values treated as unseen in each epoch"),
     Param("use_candidate_edges", "bool", True,
           help="link each category to its candidate values (gives never-seen values a context)"),
+    Param("center_embeddings", "bool", False,
+          help="centre node embeddings per node type: helps where values are implied by the "
+               "product text, hurt on AE-110K; compare on validation"),
 )
 
 CLASSIFIER_PARAMS = _COMMON + (

@@ -141,7 +141,8 @@ def make_ranker(method: str, params: dict[str, Any], seed: int, device: str):
             weight_decay=params["weight_decay"], dropout=params["dropout"],
             negatives=params["negatives"], mask_products=params["mask_products"],
             mask_aspects=params["mask_aspects"],
-            use_candidate_edges=params["use_candidate_edges"], seed=seed, device=device)
+            use_candidate_edges=params["use_candidate_edges"],
+            center_embeddings=params.get("center_embeddings", False), seed=seed, device=device)
     raise ValueError(f"unknown attribute method {method!r}; known: {', '.join(METHODS)}")
 
 
@@ -217,7 +218,7 @@ def _save_model(path: Path, method: str, ranker, features: NodeFeatures, catalog
                              "aspect_values": catalogue.aspect_values}
     if isinstance(ranker, HyperPAVERanker):
         state.update(state_dict=ranker.model.state_dict(), beta=ranker.beta, gamma=ranker.gamma,
-                     edge_types=ranker.model.edge_types)
+                     edge_types=ranker.model.edge_types, center=ranker.model.center)
     elif isinstance(ranker, MultiLabelClassifier):
         state.update(weight=ranker.weight.cpu(), bias=ranker.bias.cpu(), columns=ranker.columns)
     torch.save(state, path)

@@ -12,7 +12,9 @@ Training recipe (spec 3.3, lessons of 3.4):
   seen aspects as unseen ones; all their links become supervision-only, so the model learns to
   embed nodes that have no links, which is exactly what test products and unseen values are;
 - 2 negatives per positive drawn from *seen* aspects only, one of the same attribute (hard), one
-  uniform;
+  uniform; a draw that is one of the product's own training values (the positive itself, drawn a
+  quarter of the time from an attribute with four values) is left out of the loss, since it is
+  no negative;
 - final score ``text_sim + beta * link_cosine - gamma * [aspect seen in training]``; ``beta`` and
   ``gamma`` (calibrated stacking) are chosen on the validation products, never on test.
 """
@@ -53,14 +55,22 @@ def _sample_negatives(positive_aspects: np.ndarray, seen: np.ndarray,
     return np.concatenate(draws)
 
 
+def _known_link(products: np.ndarray, aspects: np.ndarray, link_keys: np.ndarray,
+                num_aspects: int) -> np.ndarray:
+    """``(E,)`` bool: whether (``products[i]``, ``aspects[i]``) is among the sorted link keys."""
+    keys = products * num_aspects + aspects
+    at = np.minimum(np.searchsorted(link_keys, keys), max(len(link_keys) - 1, 0))
+    return link_keys[at] == keys if len(link_keys) else np.zeros(len(keys), dtype=bool)
+
+
 class HyperPAVERanker:
     """Fits HyperPAVE on a split's training links and ranks every candidate value per product."""
 
     def __init__(self, hidden_dim: int = 128, max_epochs: int = 150, lr: float = 1e-3,
                  weight_decay: float = 1e-6, dropout: float = 0.2, negatives: int = 2,
                  mask_products: float = 0.3, mask_aspects: float = 0.2, eval_every: int = 10,
-                 patience: int = 4, use_candidate_edges: bool = True, seed: int = 0,
-                 device: str = "cpu"):
+                 patience: int = 4, use_candidate_edges: bool = True,
+                 center_embeddings: bool = False, seed: int = 0, device: str = "cpu"):
         self.hidden_dim = hidden_dim
         self.max_epochs = max_epochs
         self.lr = lr
@@ -72,6 +82,7 @@ class HyperPAVERanker:
         self.eval_every = eval_every
         self.patience = patience
         self.use_candidate_edges = use_candidate_edges
+        self.center_embeddings = center_embeddings
         self.seed = seed
         self.device = torch.device(device)
         self.beta = 1.0
@@ -93,11 +104,12 @@ class HyperPAVERanker:
             cat, links, groups, self.use_candidate_edges, split.allowed).to(device)
         self.graph = build(split.train_links)
         self.model = HyperPAVE(x.shape[1], tuple(self.graph.incidence), self.hidden_dim,
-                               self.dropout).to(device)
+                               self.dropout, center=self.center_embeddings).to(device)
         optimiser = torch.optim.AdamW(self.model.parameters(), lr=self.lr,
                                       weight_decay=self.weight_decay)
         links = split.train_links
         train_products = np.unique(links[:, 0])
+        link_keys = np.sort(links[:, 0] * cat.num_aspects + links[:, 1])
         seen = np.flatnonzero(split.seen_aspects)
         valid_truth = truth_matrix(cat, split.valid_products)
         valid_allowed = allowed_matrix(cat, split, split.valid_products)
@@ -118,13 +130,18 @@ class HyperPAVERanker:
             aspects = np.concatenate([positive[:, 1], negative_aspects])
             target = torch.cat([torch.ones(len(positive)),
                                 torch.zeros(len(negative_aspects))]).to(device)  # (E',)
+            # A drawn "negative" that is one of the product's own training values is no negative.
+            is_negative = np.arange(len(products)) >= len(positive)
+            own = is_negative & _known_link(products, aspects, link_keys, cat.num_aspects)
+            weight = torch.from_numpy(~own).float().to(device)  # (E',)
             p = torch.from_numpy(products).to(device)
             a = torch.from_numpy(aspects).to(device)
             text_sim = (product_text[p] * value_text[a]).sum(dim=1)  # (E',)
             h = self.model(x, graph)  # (N, d)
             logits = self.model.pair_logits(h, p, a + cat.num_products + cat.num_categories,
                                             text_sim)
-            loss = F.binary_cross_entropy_with_logits(logits, target)
+            loss = F.binary_cross_entropy_with_logits(logits, target, weight) * \
+                len(weight) / weight.sum()
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -185,4 +202,4 @@ class HyperPAVERanker:
     def save(self, path) -> None:
         torch.save({"state_dict": self.model.state_dict(), "beta": self.beta,
                     "gamma": self.gamma, "edge_types": self.model.edge_types,
-                    "hidden_dim": self.hidden_dim}, path)
+                    "hidden_dim": self.hidden_dim, "center": self.center_embeddings}, path)

@@ -319,7 +319,7 @@ class AttributeScorer:
                                                                  cat.num_nodes))
             state = s["state_dict"]
             hidden, text_dim = state["project.0.weight"].shape
-            model = HyperPAVE(text_dim, s["edge_types"], hidden)
+            model = HyperPAVE(text_dim, s["edge_types"], hidden, center=s.get("center", False))
             model.load_state_dict(state)
             model.eval()
             with torch.no_grad():

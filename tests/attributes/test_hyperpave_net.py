@@ -77,3 +77,22 @@ def test_aspect_with_no_links_still_gets_a_distinct_embedding(catalogue, feature
     rows = h[catalogue.aspect_node(unlinked)]
     assert torch.isfinite(rows).all()
     assert not torch.allclose(rows[0], rows[1])
+
+
+def test_centred_product_embeddings_keep_their_text_differences(catalogue, features):
+    """With ``center``, the shared biases and category message do not make products look alike.
+
+    Uncentred, untrained product embeddings have a mean pairwise cosine near 1 while their text
+    features differ, so the cosine link head can hardly tell products apart.
+    """
+    torch.manual_seed(0)
+    graph = build_hypergraph(catalogue, catalogue.links)
+    model = HyperPAVE(features.product.shape[1], tuple(graph.incidence), hidden_dim=16,
+                      center=True).eval()
+    with torch.no_grad():
+        h = model(torch.from_numpy(features.node_matrix()), graph)
+    products = torch.nn.functional.normalize(h[:catalogue.num_products], dim=1)
+    torch.testing.assert_close(h[:catalogue.num_products].mean(dim=0), torch.zeros(16),
+                               atol=1e-5, rtol=0)
+    off_diagonal = ~torch.eye(len(products), dtype=torch.bool)
+    assert (products @ products.T)[off_diagonal].mean() < 0.5

@@ -83,3 +83,27 @@ def test_training_stops_when_the_job_is_cancelled(catalogue, features):
         training.HyperPAVERanker(hidden_dim=8, max_epochs=50).fit(
             catalogue, features, split, check_cancelled=check)
     assert len(calls) == 3
+
+
+def test_a_products_own_values_are_not_counted_as_its_negatives():
+    links = np.array([[0, 1], [0, 3], [2, 0]])  # product 0 has values 1 and 3, product 2 has 0
+    keys = np.sort(links[:, 0] * 4 + links[:, 1])
+    products = np.array([0, 0, 0, 2, 2, 5])
+    aspects = np.array([1, 2, 3, 0, 1, 3])
+    known = training._known_link(products, aspects, keys, num_aspects=4)
+    assert known.tolist() == [True, False, True, True, False, False]
+    assert not training._known_link(products, aspects, np.array([], dtype=np.int64), 4).any()
+
+
+def test_centred_hyperpave_is_saved_as_centred(catalogue, features, tmp_path):
+    import torch
+
+    from attributes.pipeline import _save_model
+
+    split = zero_shot_split(catalogue, seed=0)
+    ranker = training.HyperPAVERanker(hidden_dim=8, max_epochs=2, center_embeddings=True)
+    ranker.fit(catalogue, features, split)
+    assert ranker.model.center
+    _save_model(tmp_path / "model.pt", "hyperpave", ranker, features, catalogue,
+                np.zeros(len(catalogue.attributes)), np.ones(len(catalogue.attributes)))
+    assert torch.load(tmp_path / "model.pt", weights_only=False)["center"] is True

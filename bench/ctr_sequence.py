@@ -104,7 +104,7 @@ def main() -> None:
              "user_like_rate": "Reference (untrained): user's training click rate"}
     print(f"\nmean ± 95 % t-interval over {args.seeds} seed(s) (each seed: its own split and initialisation)")
     print("| model | test AUC | test GAUC | logloss |\n|---|---|---|---|")
-    for key in sorted(results, key=lambda k: (k not in names, 0)):
+    for key in sorted(results, key=lambda k: k not in names):
         ms = results[key]
         print(f"| {names.get(key, key)} | {fmt([m['auc'] for m in ms])} | {fmt([m.get('gauc') for m in ms])} | "
               f"{fmt([m.get('logloss') for m in ms])} |")

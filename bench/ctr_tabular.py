@@ -29,31 +29,29 @@ import pandas as pd  # noqa: E402
 
 from bench.intervals import fmt  # noqa: E402
 from mlcore.api import RunContext  # noqa: E402
-from mlcore.metrics import auc as auc_score, binary_report  # noqa: E402
 from mlcore.paths import shared_data_dir  # noqa: E402
 from modeling.algorithms import CTR_ALGORITHMS  # noqa: E402
+from modeling.references import heuristic_references  # noqa: E402
 
 FIELDS = ("cat1", "cat4", "cat6", "cat8", "cat9")
 ROLES = {**{c: "categorical" for c in FIELDS}, "click": "label", "c": "ignore", "part": "split"}
-PRIOR = 10.0
 TABULAR = ("lr", "deepfm", "dcnv2")  # the sample has no behaviour sequence
 REFERENCE = "Reference (untrained): best field's click rate"
 
 
-def field_rate(train: pd.DataFrame, rows: pd.DataFrame, field: str) -> np.ndarray:
-    """The smoothed training click rate of ``rows``' value of ``field`` (unseen value: the global rate)."""
-    mean = train["click"].mean()
-    grouped = train.groupby(train[field].astype(str))["click"]
-    rate = (grouped.sum() + PRIOR * mean) / (grouped.count() + PRIOR)
-    return rows[field].astype(str).map(rate).fillna(mean).to_numpy(dtype=np.float64)
-
-
 def reference(df: pd.DataFrame) -> tuple[dict[str, float], str]:
-    """Test metrics of the best single field's click rate, the field chosen on validation AUC."""
+    """Test metrics of the best single field's click rate, the field chosen on validation AUC.
+
+    Each field is scored as the job's untrained ``item_ctr`` reference would score an item column
+    (``modeling.references``: the training click rate smoothed towards the global rate).
+    """
     train, valid, test = (df[df["part"] == p] for p in ("train", "valid", "test"))
-    field = max(FIELDS, key=lambda f: auc_score(valid["click"].to_numpy(), field_rate(train, valid, f)))
-    report = binary_report(test["click"].to_numpy(), np.clip(field_rate(train, test, field), 1e-6, 1 - 1e-6))
-    return {"auc": float(report["auc"]), "logloss": float(report["logloss"])}, field
+
+    def rate(rows: pd.DataFrame, field: str) -> dict[str, float]:
+        return heuristic_references(train, rows, {field: "item_id", "click": "label"})["item_ctr"]
+
+    field = max(FIELDS, key=lambda f: rate(valid, f)["auc"])
+    return rate(test, field), field
 
 
 def with_split(folder: Path, seed: int, valid_file_as_test: bool) -> pd.DataFrame:

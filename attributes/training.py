@@ -57,10 +57,8 @@ def _sample_negatives(positive_aspects: np.ndarray, seen: np.ndarray,
 
 def _known_link(products: np.ndarray, aspects: np.ndarray, link_keys: np.ndarray,
                 num_aspects: int) -> np.ndarray:
-    """``(E,)`` bool: whether (``products[i]``, ``aspects[i]``) is among the sorted link keys."""
-    keys = products * num_aspects + aspects
-    at = np.minimum(np.searchsorted(link_keys, keys), max(len(link_keys) - 1, 0))
-    return link_keys[at] == keys if len(link_keys) else np.zeros(len(keys), dtype=bool)
+    """``(E,)`` bool: whether (``products[i]``, ``aspects[i]``) is among the link keys."""
+    return np.isin(products * num_aspects + aspects, link_keys)
 
 
 class HyperPAVERanker:

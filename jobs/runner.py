@@ -138,19 +138,21 @@ class JobReporter:
             logger.warning("job %s: could not copy job.log to the object store (%s)", self.job_id, exc)
 
     def checkpoint_written(self, path: Path) -> None:
-        """Upload an epoch checkpoint (and the log) so another host can resume from it.
+        """Upload the log, then an epoch checkpoint, so another host can resume from it.
 
-        A run that lost the job (re-queued elsewhere) stops here rather than overwrite the new run's
-        checkpoint in the store.
+        The log goes first: whenever the store holds a checkpoint it also holds the log of the run that
+        wrote it, even if this worker dies between the two uploads. A run that lost the job (re-queued
+        elsewhere) stops here rather than overwrite the new run's checkpoint in the store.
         """
         if files.remote() and not retry_db(lambda: self.mine().exists(), what=f"job {self.job_id} ownership"):
             raise Superseded(f"job {self.job_id} attempt {self.attempt} is no longer running here")
+        self.publish_log()
         try:
             files.publish_file(self.job, path)
         except Exception as exc:  # noqa: BLE001 - training goes on; a resume elsewhere starts earlier
             logger.warning("job %s: could not upload %s (%s)", self.job_id, path.name, exc)
             self.note(f"warning: could not upload the checkpoint to the object store ({exc})")
-        self.publish_log()
+            self.publish_log()
 
     def note(self, message: str) -> None:
         """Log without ever raising: used while recording a failure, when the folder may be the cause."""

@@ -108,6 +108,9 @@ def test_runner_uploads_each_checkpoint_and_publishes_the_finished_folder(s3_sto
     settings.MEDIA_ROOT = tmp_path / "worker"
     assert execute_job(lr_job.pk, "host-b", 1) == "succeeded", Job.objects.get(pk=lr_job.pk).log_tail
     assert uploads.count("checkpoint.pt") == 2  # once per epoch, as soon as the trainer wrote it
+    # The log goes up just before each checkpoint: a worker killed right after a checkpoint upload
+    # still leaves its log in the store for the host that resumes the job.
+    assert all(i > 0 and uploads[i - 1] == "job.log" for i, name in enumerate(uploads) if name == "checkpoint.pt")
     job = Job.objects.get(pk=lr_job.pk)
     assert job.artifact_path == f"jobs/{job.pk}/model.pt"
     assert {f"jobs/{job.pk}/{n}" for n in ("model.pt", "job.log", "checkpoint.pt")} <= set(bucket_keys("jobs/"))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.utils import timezone
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -195,13 +196,33 @@ class WorkerProcess:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=10)
 
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+    def stop(self, timeout: float = 20) -> None:
+        """Warm shutdown (SIGTERM); once the worker has signed off, SIGKILL what is left.
+
+        A worker signs off (``online=False``) after its consumer and pool have stopped; billiard's
+        exit finalizers then join threads that sleep a second per loop, about 5 s that no test
+        observes. A worker that never signs off (database down) is killed after ``timeout``.
+        """
+        from jobs.models import Worker
+
+        if not self.proc or self.proc.poll() is not None:
+            return
+        asked = timezone.now()
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
             try:
-                self.proc.wait(timeout=20)
+                self.proc.wait(timeout=0.2)
+                return
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+            try:
+                signed_off = Worker.objects.filter(hostname=self.name, online=False, last_seen__gte=asked).exists()
+            except Exception:  # noqa: BLE001 - the database may be the thing a fault test stopped
+                signed_off = False
+            if signed_off:
+                break
+        self.kill()
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

@@ -36,6 +36,7 @@ def test_admin_job_list_puts_status_and_progress_first():
 
 @pytest.mark.slow
 @pytest.mark.worker
+@pytest.mark.embedded
 def test_make_run_writes_the_worker_log_to_the_file_and_nothing_to_the_terminal(transactional_db, tmp_path):
     """The worker command `make run` starts: its whole output lands in WORKER_LOG, none in the terminal."""
     from tests.conftest import worker_environment

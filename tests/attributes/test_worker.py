@@ -8,7 +8,7 @@ from jobs import services
 from jobs.models import Job
 from tests.conftest import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.worker]
+pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.embedded]
 
 
 def test_text_similarity_job_on_a_real_worker_stores_values(user, attributes_dataset, start_worker):

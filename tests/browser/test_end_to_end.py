@@ -5,7 +5,7 @@ import pytest
 
 from tests.conftest import log_in, screenshot
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.worker]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.worker, pytest.mark.embedded]
 
 
 def test_analyst_uploads_trains_deepfm_and_reads_auc(live_server, browser_page, user, criteo_csv, start_worker):

@@ -189,6 +189,7 @@ def test_jobs_wait_for_a_ready_dataset(user):
 
 @pytest.mark.slow
 @pytest.mark.worker
+@pytest.mark.embedded
 @override_settings(DATASET_INLINE_PROFILE_BYTES=100)
 def test_a_real_worker_profiles_a_big_upload(start_worker, api, client, user):
     start_worker()

@@ -108,6 +108,7 @@ def rank_processes(workdir) -> list[int]:
 
 @pytest.mark.slow
 @pytest.mark.worker
+@pytest.mark.embedded  # two ranks write progress to the same SQLite file
 def test_a_two_process_job_on_a_real_worker_reports_progress_and_cancel_stops_both_ranks(user, planted_dataset, start_worker):
     from tests.conftest import wait_for
 

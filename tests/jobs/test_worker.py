@@ -8,7 +8,7 @@ from jobs import services
 from jobs.models import Job
 from tests.conftest import wait_for
 
-pytestmark = [pytest.mark.slow, pytest.mark.worker]
+pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.embedded]
 
 
 @pytest.fixture

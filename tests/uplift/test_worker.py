@@ -7,7 +7,7 @@ from jobs.models import Job
 from tests.conftest import wait_for
 from uplift.services import create_synthetic_uplift_dataset
 
-pytestmark = [pytest.mark.slow, pytest.mark.worker]
+pytestmark = [pytest.mark.slow, pytest.mark.worker, pytest.mark.embedded]
 
 
 def test_ecup_job_from_the_api_runs_on_a_real_worker(api, client, user, start_worker):

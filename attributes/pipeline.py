@@ -129,7 +129,11 @@ def catalogue_from_table(frame: pd.DataFrame, roles: dict[str, str], *,
 
 
 def make_ranker(method: str, params: dict[str, Any], seed: int, device: str):
-    """The ranker for ``method`` with the job's hyperparameters."""
+    """The ranker for ``method`` with the job's hyperparameters.
+
+    For HyperPAVE, ``center_embeddings`` must be ``"on"`` or ``"off"`` here (``"auto"`` is resolved
+    by :func:`evaluate_method`, which trains both).
+    """
     if method == "text_similarity":
         return TextSimilarityRanker()
     if method == "multilabel_classifier":
@@ -142,7 +146,7 @@ def make_ranker(method: str, params: dict[str, Any], seed: int, device: str):
             negatives=params["negatives"], mask_products=params["mask_products"],
             mask_aspects=params["mask_aspects"],
             use_candidate_edges=params["use_candidate_edges"],
-            center_embeddings=params.get("center_embeddings", False), seed=seed, device=device)
+            center_embeddings=params.get("center_embeddings", "off") == "on", seed=seed, device=device)
     raise ValueError(f"unknown attribute method {method!r}; known: {', '.join(METHODS)}")
 
 
@@ -157,9 +161,14 @@ def evaluate_method(catalogue: Catalogue, features: NodeFeatures, split: Split, 
     Returns ``(ranker, thresholds, metrics, breakdown, fit_info)``; ``fit_info`` gains
     ``max_values`` (per attribute).
     """
-    ranker = make_ranker(method, params, split.seed, device)
-    info = ranker.fit(catalogue, features, split, groups=groups, progress=progress,
-                      check_cancelled=check_cancelled, log=log)
+    if method == "hyperpave" and params.get("center_embeddings") == "auto":
+        ranker, info = _fit_hyperpave_centring_on_validation(
+            catalogue, features, split, params, groups=groups, device=device, progress=progress,
+            check_cancelled=check_cancelled, log=log)
+    else:
+        ranker = make_ranker(method, params, split.seed, device)
+        info = ranker.fit(catalogue, features, split, groups=groups, progress=progress,
+                          check_cancelled=check_cancelled, log=log)
     max_values = max_values_per_attribute(catalogue, split.train_links)
     valid_scores = ranker.score(split.valid_products)
     thresholds = choose_thresholds(valid_scores, truth_matrix(catalogue, split.valid_products),
@@ -170,6 +179,29 @@ def evaluate_method(catalogue: Catalogue, features: NodeFeatures, split: Split, 
                                          max_values)
     info = {**info, "max_values": max_values}
     return ranker, thresholds, metrics, breakdown, info
+
+
+def _fit_hyperpave_centring_on_validation(catalogue: Catalogue, features: NodeFeatures, split: Split,
+                                          params: dict[str, Any], *, groups, device: str, progress,
+                                          check_cancelled, log):
+    """Train HyperPAVE uncentred and centred; keep the one with the better validation mAP.
+
+    Only validation links decide (each fit's early-stopping best), never the test products.
+    Returns ``(ranker, fit_info)``; ``fit_info`` says which was kept and both validation mAPs.
+    """
+    fits = {}
+    for i, choice in enumerate(("off", "on")):
+        log(f"centre embeddings {choice}: training")
+        ranker = make_ranker("hyperpave", {**params, "center_embeddings": choice}, split.seed, device)
+        info = ranker.fit(catalogue, features, split, groups=groups,
+                          progress=lambda f, phase, i=i, c=choice: progress((i + f) / 2, f"{phase}, centring {c}"),
+                          check_cancelled=check_cancelled, log=log)
+        fits[choice] = (ranker, info)
+    scores = {choice: float(info["best_valid_map"]) for choice, (_, info) in fits.items()}
+    kept = "on" if scores["on"] > scores["off"] else "off"  # a tie keeps the simpler, uncentred model
+    log(f"centre embeddings: kept {kept} (validation mAP off {scores['off']:.4f}, on {scores['on']:.4f})")
+    ranker, info = fits[kept]
+    return ranker, {**info, "centring_kept": kept, "centring_valid_map": scores}
 
 
 def prediction_rows(catalogue: Catalogue, ranker, split: Split, threshold: float | np.ndarray,
@@ -306,8 +338,8 @@ def train_attributes(ctx: RunContext, method: str) -> RunResult:
         "test_products": int(len(split.test_products)), "unlabelled_products": int(len(unlabelled)),
         "predictions_file": "predictions.parquet", "predicted_values": int(len(predictions)),
         "seconds": round(time.perf_counter() - started, 1),
-        **{k: v for k, v in info.items() if k in ("beta", "gamma", "mixing_weights",
-                                                  "epochs_run")},
+        **{k: v for k, v in info.items() if k in ("beta", "gamma", "mixing_weights", "centring_kept",
+                                                  "centring_valid_map", "epochs_run")},
     }
     curves = {"history": info.get("history", []), "per_category": breakdown["category"],
               "per_attribute": breakdown["attribute"]}

@@ -87,7 +87,8 @@ def main() -> None:
                     _, threshold, metrics, _, info = evaluate_method(
                         catalogue, features, split, method, params)
                     runs.append(metrics)
-                    extras.append({k: info[k] for k in ("beta", "gamma", "epochs_run")
+                    extras.append({k: info[k] for k in ("beta", "gamma", "epochs_run", "centring_kept",
+                                                        "centring_valid_map")
                                    if k in info} | {"thresholds": threshold})
                 seconds = (time.perf_counter() - started) / len(splits)
                 summary = mean_std(runs)
@@ -97,6 +98,10 @@ def main() -> None:
                     else method
                 print(f"| {dataset} | {protocol} | {label} | " + " | ".join(cells) +
                       f" | {seconds:.0f} |", flush=True)
+                kept = [e["centring_kept"] for e in extras if "centring_kept" in e]
+                if kept:  # center_embeddings=auto: what validation chose on each split
+                    print(f"  ({dataset}, {method}: centring kept on validation, per split: {', '.join(kept)})",
+                          flush=True)
                 results.append({"dataset": dataset, "protocol": protocol, "method": method,
                                 "encoder": args.encoder, "candidates": args.candidates,
                                 "metrics": summary, "per_split": runs,

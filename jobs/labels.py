@@ -62,6 +62,8 @@ KEYS: dict[str, tuple[str, str]] = {
     "epochs_run": ("Epochs run", "count"),
     "beta": ("β (hyperedge weight)", "metric"), "gamma": ("γ (mixing)", "metric"),
     "mixing_weights": ("Mixing weights", "metric"),
+    "center_embeddings": ("Centre embeddings", ""), "centring_kept": ("Centring kept (on validation mAP)", ""),
+    "centring_valid_map": ("Validation mAP by centring", "metric"),
     # files the pages link to by name, never shown as text
     "predictions_file": ("Predictions file", "hidden"), "scores_file": ("Held-out scores file", "hidden"),
     "plan_file": ("Planner file", "hidden"), "table_file": ("Table file", "hidden"),

@@ -107,3 +107,29 @@ def test_centred_hyperpave_is_saved_as_centred(catalogue, features, tmp_path):
     _save_model(tmp_path / "model.pt", "hyperpave", ranker, features, catalogue,
                 np.zeros(len(catalogue.attributes)), np.ones(len(catalogue.attributes)))
     assert torch.load(tmp_path / "model.pt", weights_only=False)["center"] is True
+
+
+@pytest.mark.parametrize("valid_map, kept", [({False: 0.5, True: 0.3}, "off"), ({False: 0.3, True: 0.5}, "on"),
+                                             ({False: 0.4, True: 0.4}, "off")])
+def test_auto_centring_keeps_the_fit_with_the_better_validation_map(catalogue, features, monkeypatch, valid_map,
+                                                                   kept):
+    """``center_embeddings="auto"`` trains both ways and keeps the better validation mAP (a tie: uncentred)."""
+    from attributes.algorithms import ATTRIBUTE_ALGORITHMS
+    from attributes.pipeline import evaluate_method
+
+    fitted = []
+
+    def fake_fit(self, catalogue, features, split, **kwargs):
+        fitted.append(self)
+        self.model = None
+        return {"best_valid_map": valid_map[self.center_embeddings], "history": []}
+
+    monkeypatch.setattr(training.HyperPAVERanker, "fit", fake_fit)
+    monkeypatch.setattr(training.HyperPAVERanker, "score",
+                        lambda self, products: np.zeros((len(products), catalogue.num_aspects)))
+    params = next(a for a in ATTRIBUTE_ALGORITHMS if a.key == "hyperpave").validate({})
+    assert params["center_embeddings"] == "auto"  # the default
+    ranker, _, _, _, info = evaluate_method(catalogue, features, zero_shot_split(catalogue, seed=0), "hyperpave", params)
+    assert [r.center_embeddings for r in fitted] == [False, True]
+    assert ranker is fitted[kept == "on"] and info["centring_kept"] == kept
+    assert info["centring_valid_map"] == {"off": valid_map[False], "on": valid_map[True]}
